@@ -1,0 +1,289 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Copyright (c) 2026 The pyobjlife authors */
+/*
+ * Garbage collector probes. A collection is bracketed by a start probe (USDT
+ * python:gc__start, or an entry uprobe on the collector function) and an end
+ * probe (USDT python:gc__done, or a return probe). At both ends the programs
+ * read the interpreter's own generation_stats, so what they record is exactly
+ * what gc.get_stats() reports: the generation whose `collections` moved, and
+ * the deltas of `collected` and `uncollectable` (gc__done only passes their sum,
+ * and compiler clones of the collector do not keep the source signature).
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
+#include "compat.bpf.h"
+#include "pyobjlife.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+struct gc_inflight {
+	__u64 t_start_ns;
+	__u64 gc_addr;
+	struct py_gen_stats before[PYOBJLIFE_NUM_GENERATIONS];
+	__s32 counts[PYOBJLIFE_NUM_GENERATIONS];
+	__s32 thresholds[PYOBJLIFE_NUM_GENERATIONS];
+	__s32 gen_hint;
+	__u32 pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PYOBJLIFE_MAX_TARGETS);
+	__type(key, __u32); /* tgid */
+	__type(value, struct target_cfg);
+} targets SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PYOBJLIFE_MAX_TARGETS);
+	__type(key, __u32); /* tgid; entries are created by userspace */
+	__type(value, struct gc_agg);
+} gc_aggs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PYOBJLIFE_MAX_THREADS);
+	__type(key, __u32); /* tid of the collecting thread */
+	__type(value, struct gc_inflight);
+} gc_inflight SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, PYOBJLIFE_DEF_RINGBUF_SZ);
+} events SEC(".maps");
+
+static __always_inline __u32 log2_bucket(__u64 v)
+{
+	__u32 r = 0;
+
+	if (v >> 32) {
+		v >>= 32;
+		r += 32;
+	}
+	if (v >> 16) {
+		v >>= 16;
+		r += 16;
+	}
+	if (v >> 8) {
+		v >>= 8;
+		r += 8;
+	}
+	if (v >> 4) {
+		v >>= 4;
+		r += 4;
+	}
+	if (v >> 2) {
+		v >>= 2;
+		r += 2;
+	}
+	if (v >> 1)
+		r += 1;
+	return r;
+}
+
+/* Address of the main interpreter's gc state, 0 if it does not exist yet. */
+static __always_inline __u64 gc_state_addr(const struct target_cfg *cfg, __u64 bias)
+{
+	__u64 runtime = cfg->runtime_vaddr + bias;
+	__u64 interp = 0;
+
+	if (cfg->gc_in_runtime)
+		return runtime + cfg->gc_off;
+	if (bpf_probe_read_user(&interp, sizeof(interp), (void *)(runtime + cfg->main_interp_off)))
+		return 0;
+	return interp ? interp + cfg->gc_off : 0;
+}
+
+static __always_inline int read_stats(const struct target_cfg *cfg, __u64 gc,
+				      struct py_gen_stats *stats)
+{
+	return bpf_probe_read_user(stats, sizeof(struct py_gen_stats) * PYOBJLIFE_NUM_GENERATIONS,
+				   (void *)(gc + cfg->stats_off));
+}
+
+static __always_inline void read_thresholds(const struct target_cfg *cfg, __u64 gc,
+					    struct gc_inflight *fl)
+{
+	/* threshold and count are adjacent ints in struct gc_generation (checked in userspace) */
+	__s32 pair[2];
+
+#pragma unroll
+	for (int i = 0; i < PYOBJLIFE_NUM_GENERATIONS; i++) {
+		__u64 at = gc + cfg->generations_off + (__u64)i * cfg->gen_stride +
+			   cfg->gen_threshold_off;
+
+		if (bpf_probe_read_user(pair, sizeof(pair), (void *)at)) {
+			fl->thresholds[i] = -1;
+			fl->counts[i] = -1;
+			continue;
+		}
+		fl->thresholds[i] = pair[0];
+		fl->counts[i] = pair[1];
+	}
+}
+
+static __always_inline int gc_begin(__s32 gen_hint, __u64 learned_bias, bool bias_learned)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct gc_inflight fl = {};
+	struct target_cfg *cfg;
+	struct gc_agg *agg;
+	__u64 bias;
+
+	cfg = bpf_map_lookup_elem(&targets, &tgid);
+	agg = bpf_map_lookup_elem(&gc_aggs, &tgid);
+	if (!cfg || !agg)
+		return 0;
+	if (bias_learned) {
+		bias = learned_bias;
+	} else if (cfg->bias_known) {
+		bias = cfg->load_bias;
+	} else {
+		__sync_fetch_and_add(&agg->not_ready, 1);
+		return 0;
+	}
+	fl.gc_addr = gc_state_addr(cfg, bias);
+	if (!fl.gc_addr) {
+		__sync_fetch_and_add(&agg->not_ready, 1);
+		return 0;
+	}
+	if (read_stats(cfg, fl.gc_addr, fl.before)) {
+		__sync_fetch_and_add(&agg->read_errors, 1);
+		return 0;
+	}
+	read_thresholds(cfg, fl.gc_addr, &fl);
+	fl.gen_hint = gen_hint;
+	fl.t_start_ns = bpf_ktime_get_ns();
+	if (bpf_map_update_elem(&gc_inflight, &tid, &fl, BPF_ANY))
+		__sync_fetch_and_add(&agg->inflight_full, 1);
+	return 0;
+}
+
+static __always_inline void account(struct gc_gen_agg *g, __u64 pause, __s64 collected,
+				    __s64 uncollectable)
+{
+	__u32 b = log2_bucket(pause);
+
+	__sync_fetch_and_add(&g->collections, 1);
+	__sync_fetch_and_add(&g->collected, collected);
+	__sync_fetch_and_add(&g->uncollectable, uncollectable);
+	__sync_fetch_and_add(&g->pause_total_ns, pause);
+	/* collections of one interpreter are serialised by its `collecting` flag */
+	if (pause > g->pause_max_ns)
+		g->pause_max_ns = pause;
+	if (b < PYOBJLIFE_HIST_BUCKETS)
+		__sync_fetch_and_add(&g->pause_hist[b], 1);
+}
+
+static __always_inline void emit(const struct gc_inflight *fl, struct gc_agg *agg, __u32 tgid,
+				 __u32 tid, int gen, __u64 pause, __s64 collected,
+				 __s64 uncollectable)
+{
+	struct gc_event *e;
+
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&agg->ringbuf_drops, 1);
+		return;
+	}
+	e->kind = EV_GC_COLLECTION;
+	e->tgid = tgid;
+	e->tid = tid;
+	e->pad = 0;
+	e->t_start_ns = fl->t_start_ns;
+	e->pause_ns = pause;
+	e->collected = collected;
+	e->uncollectable = uncollectable;
+	e->generation = gen;
+	e->gen_hint = fl->gen_hint;
+#pragma unroll
+	for (int i = 0; i < PYOBJLIFE_NUM_GENERATIONS; i++) {
+		e->counts[i] = fl->counts[i];
+		e->thresholds[i] = fl->thresholds[i];
+	}
+	/* collections are rare: waking the reader for each keeps the live view live */
+	bpf_ringbuf_submit(e, 0);
+}
+
+static __always_inline int gc_end(void)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct py_gen_stats after[PYOBJLIFE_NUM_GENERATIONS];
+	struct gc_inflight *fl;
+	struct target_cfg *cfg;
+	struct gc_agg *agg;
+	__u64 pause;
+	int gen = -1;
+
+	cfg = bpf_map_lookup_elem(&targets, &tgid);
+	agg = bpf_map_lookup_elem(&gc_aggs, &tgid);
+	if (!cfg || !agg)
+		return 0;
+	fl = bpf_map_lookup_elem(&gc_inflight, &tid);
+	if (!fl) {
+		__sync_fetch_and_add(&agg->unmatched_ends, 1);
+		return 0;
+	}
+	pause = bpf_ktime_get_ns() - fl->t_start_ns;
+	if (read_stats(cfg, fl->gc_addr, after)) {
+		__sync_fetch_and_add(&agg->read_errors, 1);
+		goto out;
+	}
+#pragma unroll
+	for (int i = 0; i < PYOBJLIFE_NUM_GENERATIONS; i++) {
+		if (after[i].collections != fl->before[i].collections)
+			gen = i;
+	}
+	if (gen < 0 || gen >= PYOBJLIFE_NUM_GENERATIONS) {
+		__sync_fetch_and_add(&agg->empty, 1);
+		goto out;
+	}
+	if (fl->gen_hint >= 0 && fl->gen_hint != gen)
+		__sync_fetch_and_add(&agg->gen_mismatch, 1);
+	{
+		__s64 collected = after[gen].collected - fl->before[gen].collected;
+		__s64 uncollectable = after[gen].uncollectable - fl->before[gen].uncollectable;
+
+		account(&agg->gen[gen], pause, collected, uncollectable);
+		emit(fl, agg, tgid, tid, gen, pause, collected, uncollectable);
+	}
+out:
+	bpf_map_delete_elem(&gc_inflight, &tid);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(usdt__gc_start, int generation)
+{
+	return gc_begin(generation, 0, false);
+}
+
+SEC("usdt")
+int BPF_USDT(usdt__gc_done, long collected_and_uncollectable)
+{
+	return gc_end();
+}
+
+/*
+ * The attach cookie is the probe's link-time address, so the load bias comes
+ * from the trapping address: this works for a launched command too, whose
+ * libpython is mapped only after exec.
+ */
+SEC("uprobe")
+int uprobe__gc_collect(struct pt_regs *ctx)
+{
+	__u64 bias = PT_REGS_IP(ctx) - bpf_get_attach_cookie(ctx);
+
+	return gc_begin(PYOBJLIFE_GEN_UNKNOWN, bias, true);
+}
+
+SEC("uretprobe")
+int uretprobe__gc_collect(struct pt_regs *ctx)
+{
+	return gc_end();
+}

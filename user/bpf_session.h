@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Copyright (c) 2026 The pyobjlife authors */
+/*
+ * The loaded BPF object and its links: open and load the skeleton once, then
+ * register targets (configuration and aggregate map entries) and attach their
+ * probes; detach everything on teardown.
+ */
+#ifndef PYOBJLIFE_BPF_SESSION_H
+#define PYOBJLIFE_BPF_SESSION_H
+
+#include <sys/types.h>
+#include "pyobjlife.h"
+#include "probe_plan.h"
+
+#define BPF_SESSION_MAX_LINKS 64
+
+struct pyobjlife_bpf;
+struct ring_buffer;
+struct bpf_link;
+
+struct bpf_session {
+	struct pyobjlife_bpf *skel;
+	struct bpf_link *links[BPF_SESSION_MAX_LINKS];
+	int n_links;
+	struct ring_buffer *rb;
+};
+
+struct bpf_session_opts {
+	const char *btf_path; /* kernel BTF file for kernels without /sys/kernel/btf/vmlinux */
+	unsigned ringbuf_bytes;
+};
+
+/* Open and load; 0 or -errno. */
+int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o);
+
+/* Add a target: map entries, then its probes. Returns the probes attached or -errno. */
+int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan *p);
+
+/* Ring buffer consumer calling fn(ctx, data, size) per record. */
+int bpf_session_ringbuf(struct bpf_session *s, int (*fn)(void *ctx, void *data, size_t size),
+			void *ctx);
+
+int bpf_session_read_agg(struct bpf_session *s, pid_t pid, struct gc_agg *out);
+
+/* Remove every probe; the maps stay readable. */
+void bpf_session_detach(struct bpf_session *s);
+void bpf_session_close(struct bpf_session *s);
+
+#endif

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Copyright (c) 2026 The pyobjlife authors */
+#include <argp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "cli.h"
+#include "exit_codes.h"
+#include "log.h"
+
+#ifndef PYOBJLIFE_VERSION
+#define PYOBJLIFE_VERSION "0.0.0"
+#endif
+
+const char *argp_program_version = "pyobjlife " PYOBJLIFE_VERSION;
+const char *argp_program_bug_address = "https://github.com/pyobjlife/pyobjlife/issues";
+
+enum {
+	OPT_DEBUG_DIR = 1000,
+	OPT_BTF,
+	OPT_GC_PROBE,
+	OPT_RINGBUF,
+	OPT_BINARY,
+};
+
+#define EXIT_STATUS_DOC                                                                         \
+	"EXIT STATUS:\n"                                                                        \
+	"  0 success, 1 runtime failure, 2 no such process (or it exited), 3 not a CPython "   \
+	"process, 4 unsupported CPython build or version, 5 insufficient privileges, 6 kernel " \
+	"lacks BTF/BPF/uprobes, 7 output file refused or unwritable, 64 bad command line.\n"
+
+static const struct argp_option common_options[] = {
+	{ "verbose", 'v', NULL, 0, "More diagnostics; twice for libbpf debug output", 10 },
+	{ "quiet", 'q', NULL, 0, "Only errors on stderr", 10 },
+	{ "debug-dir", OPT_DEBUG_DIR, "DIR", 0,
+	  "Where separate debug files live (default /usr/lib/debug; looked up by build-id, "
+	  "inside the target's root first)",
+	  10 },
+	{},
+};
+
+static const struct argp_option target_options[] = {
+	{ "pid", 'p', "PID", 0, "Attach to this running process (host PID)", 1 },
+	{},
+};
+
+static const struct argp_option session_options[] = {
+	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (default: until Ctrl-C, SIGTERM "
+					  "or the target's exit)", 2 },
+	{ "gc-probe", OPT_GC_PROBE, "auto|usdt|uprobe", 0,
+	  "How to see collections: USDT python:gc__start/gc__done or uprobes on the collector "
+	  "function (default auto: USDT when the build has it)",
+	  3 },
+	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use when /sys/kernel/btf/vmlinux is missing",
+	  3 },
+	{ "ringbuf-size", OPT_RINGBUF, "KIB", 0, "BPF ring buffer size (default 1024 KiB)", 3 },
+	{},
+};
+
+static const struct argp_option record_options[] = {
+	{ "output", 'o', "FILE", 0, "Write the recording to FILE (format from .json/.txt "
+				    "unless --format); default: text on stdout", 2 },
+	{ "format", 'f', "json|text", 0, "Output format", 2 },
+	{},
+};
+
+static const struct argp_option probes_options[] = {
+	{ "binary", OPT_BINARY, "PATH", 0, "Inspect this python executable or libpython instead "
+					   "of a process", 1 },
+	{ "format", 'f', "json|text", 0, "Output format (default text)", 2 },
+	{},
+};
+
+static const char record_doc[] =
+	"Record the garbage collector of a running CPython process, or of a command launched "
+	"under pyobjlife, until the duration ends, Ctrl-C, SIGTERM or the target's exit. "
+	"Every collection is traced: per generation the collections, objects collected and "
+	"uncollectable (exactly what gc.get_stats() reports), and pause times.\n\n"
+	"USAGE:\n"
+	"  pyobjlife record -p PID [-d SECONDS] [-o FILE] [--format json|text]\n"
+	"  pyobjlife record [OPTIONS] -- CMD [ARGS...]\n\n"
+	"EXAMPLES:\n"
+	"  pyobjlife record -p 1234 -d 30 -o gc.json     # 30 s of PID 1234, as JSON\n"
+	"  pyobjlife record -p 1234                      # until Ctrl-C, text summary on stdout\n"
+	"  pyobjlife record -o app.json -- python3 app.py  # from the first bytecode of app.py\n"
+	"\v" EXIT_STATUS_DOC;
+
+static const char gc_doc[] =
+	"Watch the garbage collector of a CPython process live: one line per collection as it "
+	"happens (time, generation, pause, collected, uncollectable, generation counts), and "
+	"per-generation totals and pause histograms at the end.\n\n"
+	"USAGE:\n"
+	"  pyobjlife gc -p PID [-d SECONDS]\n"
+	"  pyobjlife gc [OPTIONS] -- CMD [ARGS...]\n\n"
+	"EXAMPLES:\n"
+	"  pyobjlife gc -p 1234            # until Ctrl-C\n"
+	"  pyobjlife gc -p 1234 -d 10      # ten seconds\n"
+	"\v" EXIT_STATUS_DOC;
+
+static const char probes_doc[] =
+	"Show what pyobjlife finds in a CPython process or binary, without attaching: the "
+	"interpreter file and version, its build, its symbol tables and separate debug file, "
+	"each hook with where it was found (symtab, dynsym, debug file, USDT note), its address "
+	"and file offset, what is missing and why, and the probes a recording would attach.\n\n"
+	"USAGE:\n"
+	"  pyobjlife probes -p PID [--format json]\n"
+	"  pyobjlife probes --binary PATH [--format json]\n\n"
+	"EXAMPLES:\n"
+	"  pyobjlife probes -p 1234\n"
+	"  pyobjlife probes --binary /usr/bin/python3.11 --format json\n"
+	"\v" EXIT_STATUS_DOC;
+
+static const char main_doc[] =
+	"pyobjlife -- object lifecycle and garbage collector profiler for live CPython "
+	"processes, using eBPF: no restart, no code injected into the target.\n\n"
+	"USAGE:\n"
+	"  pyobjlife COMMAND [OPTIONS]\n\n"
+	"COMMANDS:\n"
+	"  record   record a process (-p PID) or a command (-- CMD) and write a report\n"
+	"  gc       live view of collections, histograms at the end\n"
+	"  probes   show the interpreter found and where each probe would go\n\n"
+	"Run `pyobjlife COMMAND --help` for a command's options.\n"
+	"\v" EXIT_STATUS_DOC;
+
+/* argp hands child parsers no input of their own: every group fills this one */
+static struct cli *parsing;
+
+static int parse_pid(const char *arg, struct argp_state *state)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || v <= 0 || v > 4194304)
+		argp_error(state, "invalid PID '%s'", arg);
+	return (int)v;
+}
+
+static error_t parse_common(int key, char *arg, struct argp_state *state)
+{
+	struct cli *c = parsing;
+	char *end;
+	double d;
+	long kib;
+
+	switch (key) {
+	case 'v':
+		log_verbosity++;
+		break;
+	case 'q':
+		log_quiet = 1;
+		break;
+	case OPT_DEBUG_DIR:
+		c->debug_dir = arg;
+		break;
+	case 'p':
+		if (c->pid)
+			argp_error(state, "one -p at a time for now");
+		c->pid = parse_pid(arg, state);
+		break;
+	case 'd':
+		errno = 0;
+		d = strtod(arg, &end);
+		if (errno || *end || !(d > 0) || d > 1e7)
+			argp_error(state, "invalid duration '%s' (seconds, > 0)", arg);
+		c->duration_s = d;
+		break;
+	case 'o':
+		c->output = arg;
+		break;
+	case 'f':
+		c->format = output_format_parse(arg);
+		if (c->format == FORMAT_NONE)
+			argp_error(state, "unknown format '%s' (json or text)", arg);
+		break;
+	case OPT_BTF:
+		c->btf_path = arg;
+		break;
+	case OPT_GC_PROBE:
+		if (!strcmp(arg, "auto"))
+			c->gc_pref = GC_PREFER_AUTO;
+		else if (!strcmp(arg, "usdt"))
+			c->gc_pref = GC_PREFER_USDT;
+		else if (!strcmp(arg, "uprobe"))
+			c->gc_pref = GC_PREFER_UPROBE;
+		else
+			argp_error(state, "--gc-probe must be auto, usdt or uprobe");
+		break;
+	case OPT_RINGBUF:
+		errno = 0;
+		kib = strtol(arg, &end, 10);
+		if (errno || *end || kib < 4 || kib > 1024 * 1024)
+			argp_error(state, "invalid ring buffer size '%s' (KiB, 4 to 1048576)", arg);
+		c->ringbuf_bytes = (unsigned)kib * 1024;
+		break;
+	case OPT_BINARY:
+		c->binary = arg;
+		break;
+	case ARGP_KEY_ARG:
+		if (c->cmd == CMD_PROBES)
+			argp_error(state, "unexpected argument '%s'", arg);
+		/* the command to launch: everything from here on is its own */
+		c->command_argv = &state->argv[state->next - 1];
+		state->next = state->argc;
+		break;
+	case ARGP_KEY_END:
+		if (c->cmd == CMD_PROBES) {
+			if (!!c->pid == !!c->binary)
+				argp_error(state, "give exactly one of -p PID or --binary PATH");
+		} else if (!!c->pid == !!c->command_argv) {
+			argp_error(state, "give exactly one of -p PID or -- CMD [ARGS...]");
+		}
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static const struct argp common_argp = { common_options, parse_common, NULL, NULL, NULL, NULL,
+					 NULL };
+static const struct argp target_argp = { target_options, parse_common, NULL, NULL, NULL, NULL,
+					 NULL };
+static const struct argp session_argp = { session_options, parse_common, NULL, NULL, NULL, NULL,
+					  NULL };
+
+static const struct argp_child record_children[] = {
+	{ &target_argp, 0, "Target:", 1 },
+	{ &session_argp, 0, "Recording:", 2 },
+	{ &common_argp, 0, "General:", 10 },
+	{},
+};
+
+static const struct argp_child probes_children[] = {
+	{ &target_argp, 0, "Target:", 1 },
+	{ &common_argp, 0, "General:", 10 },
+	{},
+};
+
+static const struct argp record_argp = { record_options, parse_common,
+					 "-p PID | -- CMD [ARGS...]", record_doc,
+					 record_children, NULL, NULL };
+static const struct argp gc_argp = { NULL, parse_common, "-p PID | -- CMD [ARGS...]", gc_doc,
+				     record_children, NULL, NULL };
+static const struct argp probes_argp = { probes_options, parse_common, NULL, probes_doc,
+					 probes_children, NULL, NULL };
+static const struct argp main_argp = { NULL, NULL, "COMMAND [OPTIONS]", main_doc, NULL, NULL,
+				       NULL };
+
+int cli_parse(int argc, char **argv, struct cli *c)
+{
+	static const struct {
+		const char *name;
+		enum command cmd;
+		const struct argp *argp;
+	} commands[] = {
+		{ "record", CMD_RECORD, &record_argp },
+		{ "gc", CMD_GC, &gc_argp },
+		{ "probes", CMD_PROBES, &probes_argp },
+	};
+	char prog[64];
+
+	memset(c, 0, sizeof(*c));
+	parsing = c;
+	argp_err_exit_status = EXIT_USAGE;
+	if (argc < 2 || argv[1][0] == '-') {
+		/* only --help, --usage and --version reach here; anything else is a usage error */
+		argp_parse(&main_argp, argc, argv, 0, NULL, c);
+		fprintf(stderr, "pyobjlife: error: a command is needed (record, gc, probes); "
+				"see pyobjlife --help\n");
+		return EXIT_USAGE;
+	}
+	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name))
+			continue;
+		c->cmd = commands[i].cmd;
+		snprintf(prog, sizeof(prog), "pyobjlife %s", commands[i].name);
+		argv[1] = prog;
+		/* IN_ORDER: the first non-option argument starts the command to launch */
+		if (argp_parse(commands[i].argp, argc - 1, argv + 1, ARGP_IN_ORDER, NULL, c))
+			return EXIT_USAGE;
+		return 0;
+	}
+	fprintf(stderr, "pyobjlife: error: unknown command '%s' (record, gc, probes); see "
+			"pyobjlife --help\n",
+		argv[1]);
+	return EXIT_USAGE;
+}

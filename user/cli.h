@@ -1,0 +1,36 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Copyright (c) 2026 The pyobjlife authors */
+/* Command line: `pyobjlife COMMAND [OPTIONS]`, one argp parser per command. */
+#ifndef PYOBJLIFE_CLI_H
+#define PYOBJLIFE_CLI_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include "probe_plan.h"
+#include "recording.h"
+
+enum command {
+	CMD_NONE,
+	CMD_RECORD,
+	CMD_GC,
+	CMD_PROBES,
+};
+
+struct cli {
+	enum command cmd;
+	pid_t pid;
+	const char *binary;       /* probes --binary */
+	double duration_s;        /* 0: until Ctrl-C or the target's exit */
+	const char *output;
+	enum output_format format; /* FORMAT_NONE: from the output's extension */
+	char **command_argv;      /* record -- CMD ARGS */
+	const char *debug_dir;
+	const char *btf_path;
+	enum gc_preference gc_pref;
+	unsigned ringbuf_bytes;
+};
+
+/* Parse argv; returns 0, or the exit code to leave with (help: 0, usage: 64). */
+int cli_parse(int argc, char **argv, struct cli *c);
+
+#endif

@@ -1,0 +1,363 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Copyright (c) 2026 The pyobjlife authors */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/libbpf.h>
+#include "bpf_session.h"
+#include "commands.h"
+#include "exit_codes.h"
+#include "system_checks.h"
+#include "log.h"
+#include "output_file.h"
+#include "proc.h"
+#include "spawn.h"
+#include "target_gc_state.h"
+
+#define POLL_INTERVAL_MS 100
+
+static volatile sig_atomic_t stop_signal;
+
+struct session {
+	const struct cli *cli;
+	struct probe_plan plan;
+	struct bpf_session bpf;
+	struct spawned child;
+	bool launched;
+	int pidfd;
+	bool live; /* the gc command: a line per collection as it arrives */
+	enum output_format format;
+	struct recording rec;
+};
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+/* SA_RESETHAND: a second Ctrl-C kills pyobjlife at once; the kernel still detaches. */
+static int install_signal_handlers(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal, .sa_flags = SA_RESETHAND };
+
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
+	    sigaction(SIGHUP, &sa, NULL))
+		return -errno;
+	return 0;
+}
+
+static uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static void utc_now(char *buf, size_t cap)
+{
+	time_t now = time(NULL);
+	struct tm tm;
+
+	gmtime_r(&now, &tm);
+	strftime(buf, cap, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+static int on_ring_record(void *ctx, void *data, size_t size)
+{
+	struct session *s = ctx;
+	size_t before = s->rec.gc.n_collections;
+
+	gc_recording_add(&s->rec.gc, data, size);
+	if (s->live && s->rec.gc.n_collections > before) {
+		gc_collection_print(stdout, &s->rec.gc.collections[before]);
+		fflush(stdout);
+	}
+	return 0;
+}
+
+static int resolve_format(struct session *s)
+{
+	const struct cli *c = s->cli;
+
+	s->format = c->format;
+	if (s->format == FORMAT_NONE && c->output)
+		s->format = output_format_from_path(c->output);
+	if (s->format == FORMAT_NONE && c->output) {
+		pr_err("cannot tell the format of %s from its extension: use .json or .txt, or "
+		       "--format json|text",
+		       c->output);
+		return EXIT_USAGE;
+	}
+	if (s->format == FORMAT_NONE)
+		s->format = FORMAT_TEXT;
+	return 0;
+}
+
+static int discover(struct session *s)
+{
+	const struct cli *c = s->cli;
+	struct discovery_opts o = { .debug_dir = c->debug_dir };
+	struct py_target t;
+	char why[512];
+	int r;
+
+	s->launched = c->command_argv != NULL;
+	r = s->launched ? py_target_from_command(c->command_argv[0], &o, &t, why, sizeof(why))
+			: py_target_from_pid(c->pid, &o, &t, why, sizeof(why));
+	if (!r)
+		r = py_target_check_supported(&t, why, sizeof(why));
+	if (r) {
+		pr_err("%s", why);
+		return exit_code_for_discovery(r);
+	}
+	if (probe_plan_build(&s->plan, &t, c->gc_pref, s->launched)) {
+		pr_err("CPython %s at %s: %s", t.version_str, t.path, s->plan.gc_note);
+		return EXIT_UNSUPPORTED;
+	}
+	pr_debug("gc probes: %s", s->plan.gc_note);
+	return 0;
+}
+
+static int check_environment(const struct cli *c)
+{
+	char why[256];
+
+	if (check_privileges(why, sizeof(why))) {
+		pr_err("%s", why);
+		return EXIT_PRIVILEGE;
+	}
+	if (check_kernel(c->btf_path, why, sizeof(why))) {
+		pr_err("%s", why);
+		return EXIT_KERNEL;
+	}
+	return 0;
+}
+
+static void read_start_state(struct session *s)
+{
+	struct gc_state_snapshot snap;
+	struct gc_recording *g = &s->rec.gc;
+
+	if (s->launched || target_read_gc_state(&s->plan, &snap))
+		return;
+	memcpy(g->thresholds, snap.thresholds, sizeof(g->thresholds));
+	memcpy(g->counts_at_start, snap.counts, sizeof(g->counts_at_start));
+	g->thresholds_known = true;
+	g->thresholds_source = "target memory at attach";
+	memcpy(s->rec.stats_start, snap.stats, sizeof(snap.stats));
+	s->rec.have_stats_start = true;
+}
+
+static void read_end_state(struct session *s)
+{
+	struct gc_state_snapshot snap;
+
+	if (s->launched || !s->rec.have_stats_start || proc_state(s->plan.target.pid) != PROC_ALIVE ||
+	    target_read_gc_state(&s->plan, &snap))
+		return;
+	memcpy(s->rec.stats_end, snap.stats, sizeof(snap.stats));
+	s->rec.have_stats_end = true;
+}
+
+static void announce(const struct session *s, int probes)
+{
+	const struct py_target *t = &s->plan.target;
+
+	fprintf(stderr, "pyobjlife: attached to PID %d (CPython %s, %s): %d probe%s%s%s\n",
+		(int)s->rec.pid, t->version_str, py_target_basename(t), probes,
+		probes == 1 ? "" : "s", s->launched ? "; starting " : "",
+		s->launched ? s->cli->command_argv[0] : "");
+}
+
+static int attach(struct session *s)
+{
+	struct bpf_session_opts bo = { .btf_path = s->cli->btf_path,
+				       .ringbuf_bytes = s->cli->ringbuf_bytes };
+	int probes;
+
+	if (bpf_session_open(&s->bpf, &bo))
+		return EXIT_RUNTIME;
+	if (bpf_session_ringbuf(&s->bpf, on_ring_record, s))
+		return EXIT_RUNTIME;
+	if (s->launched) {
+		int err = spawn_held(s->cli->command_argv, &s->child);
+
+		if (err) {
+			pr_err("cannot start %s: %s", s->cli->command_argv[0], strerror(-err));
+			return EXIT_RUNTIME;
+		}
+		s->plan.target.pid = s->child.pid;
+	}
+	s->rec.pid = s->plan.target.pid;
+	probes = bpf_session_attach(&s->bpf, s->rec.pid, &s->plan);
+	if (probes < 0)
+		return EXIT_RUNTIME;
+	gc_recording_init(&s->rec.gc, monotonic_ns());
+	utc_now(s->rec.started_at, sizeof(s->rec.started_at));
+	read_start_state(s);
+	announce(s, probes);
+	if (s->launched && spawn_release(&s->child)) {
+		pr_err("cannot release the launched command: %s", strerror(errno));
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+static bool target_gone(struct session *s)
+{
+	struct pollfd pfd = { .fd = s->pidfd, .events = POLLIN };
+
+	if (s->launched)
+		return spawn_poll_exit(&s->child);
+	if (s->pidfd >= 0)
+		return poll(&pfd, 1, 0) > 0;
+	return proc_state(s->rec.pid) != PROC_ALIVE;
+}
+
+static int run_until_stopped(struct session *s)
+{
+	uint64_t start = monotonic_ns(), limit = (uint64_t)(s->cli->duration_s * 1e9);
+
+	s->pidfd = s->launched ? -1 : (int)syscall(SYS_pidfd_open, s->rec.pid, 0);
+	for (;;) {
+		int err = ring_buffer__poll(s->bpf.rb, POLL_INTERVAL_MS);
+
+		if (err < 0 && err != -EINTR) {
+			pr_err("ring buffer poll failed: %s", strerror(-err));
+			return EXIT_RUNTIME;
+		}
+		if (stop_signal) {
+			s->rec.end_reason = "interrupted";
+			break;
+		}
+		if (limit && monotonic_ns() - start >= limit) {
+			s->rec.end_reason = "duration elapsed";
+			break;
+		}
+		if (target_gone(s)) {
+			s->rec.end_reason = "target exited";
+			break;
+		}
+	}
+	if (s->pidfd >= 0)
+		close(s->pidfd);
+	return 0;
+}
+
+static void finish(struct session *s)
+{
+	bpf_session_detach(&s->bpf);
+	read_end_state(s);
+	/* records submitted before the detach are still in the ring */
+	ring_buffer__consume(s->bpf.rb);
+	if (bpf_session_read_agg(&s->bpf, s->rec.pid, &s->rec.gc.agg))
+		pr_warn("cannot read the per-generation aggregates: %s", strerror(errno));
+	s->rec.duration_s = (monotonic_ns() - s->rec.gc.t0_ns) / 1e9;
+	if (s->launched && s->child.exited && WIFEXITED(s->child.status) &&
+	    WEXITSTATUS(s->child.status) == 127 && !gc_recording_total_collections(&s->rec.gc))
+		pr_warn("the launched command exited with status 127 (could it run?)");
+}
+
+static void warn_about_losses(const struct session *s)
+{
+	const struct gc_recording *g = &s->rec.gc;
+
+	if (g->agg.ringbuf_drops)
+		pr_warn("%lu collection records did not fit the ring buffer (raise "
+			"--ringbuf-size); per-generation totals are exact",
+			(unsigned long)g->agg.ringbuf_drops);
+	if (g->agg.read_errors)
+		pr_warn("%lu collections could not be read from the target's memory",
+			(unsigned long)g->agg.read_errors);
+	if (s->rec.have_stats_end && !recording_agrees_with_target(&s->rec))
+		pr_warn("the target's own gc counters moved differently from what the probes saw "
+			"(a collection was running at attach or detach?)");
+}
+
+static int write_output(struct session *s)
+{
+	const char *path = s->cli->output;
+	char why[512];
+	FILE *out = stdout;
+	int err = 0;
+
+	if (path) {
+		out = output_file_open(path, why, sizeof(why));
+		if (!out) {
+			pr_err("%s", why);
+			return EXIT_OUTPUT;
+		}
+	}
+	if (s->format == FORMAT_JSON)
+		err = recording_write_json(out, &s->rec);
+	else
+		recording_write_text(out, &s->rec);
+	if (path) {
+		int cerr = output_file_close(out);
+
+		if (err || cerr) {
+			pr_err("failed to write %s: %s", path, strerror(cerr ? -cerr : EIO));
+			return EXIT_OUTPUT;
+		}
+		if (!log_quiet)
+			recording_write_summary(stderr, &s->rec, path);
+	} else if (err || fflush(stdout)) {
+		pr_err("failed to write the report to stdout");
+		return EXIT_OUTPUT;
+	}
+	return 0;
+}
+
+int cmd_record(const struct cli *c)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	char why[512];
+	int rc;
+
+	if (!s) {
+		pr_err("out of memory");
+		return EXIT_RUNTIME;
+	}
+	s->cli = c;
+	s->live = c->cmd == CMD_GC;
+	s->child.go_fd = -1;
+	s->rec.plan = &s->plan;
+	s->rec.mode = "full";
+	rc = resolve_format(s);
+	if (!rc && c->output && output_file_precheck(c->output, why, sizeof(why))) {
+		pr_err("%s", why);
+		rc = EXIT_OUTPUT;
+	}
+	if (!rc)
+		rc = discover(s);
+	if (!rc)
+		rc = check_environment(c);
+	if (!rc && install_signal_handlers()) {
+		pr_err("cannot install signal handlers: %s", strerror(errno));
+		rc = EXIT_RUNTIME;
+	}
+	if (!rc)
+		rc = attach(s);
+	if (!rc)
+		rc = run_until_stopped(s);
+	if (!rc) {
+		finish(s);
+		warn_about_losses(s);
+		rc = write_output(s);
+	}
+	if (s->launched && !s->child.exited && rc)
+		spawn_abort(&s->child);
+	bpf_session_close(&s->bpf);
+	gc_recording_free(&s->rec.gc);
+	free(s);
+	return rc;
+}

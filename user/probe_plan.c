@@ -1,0 +1,440 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Copyright (c) 2026 The pyobjlife authors */
+#include <elf.h>
+#include <errno.h>
+#include <string.h>
+#include "elf_file.h"
+#include "probe_plan.h"
+
+const char *hook_source_name(enum hook_source s)
+{
+	switch (s) {
+	case HOOK_SRC_SYMTAB:
+		return "symtab";
+	case HOOK_SRC_DYNSYM:
+		return "dynsym";
+	case HOOK_SRC_DEBUGFILE:
+		return "debug file";
+	case HOOK_SRC_USDT:
+		return "usdt";
+	default:
+		return "none";
+	}
+}
+
+static void add_site(struct hook *h, const char *symbol, enum hook_source src,
+		     const struct elf_file *ef, uint64_t vaddr, uint64_t size)
+{
+	struct hook_site *s;
+
+	if (h->n_sites >= HOOK_MAX_SITES)
+		return;
+	s = &h->sites[h->n_sites++];
+	memset(s, 0, sizeof(*s));
+	snprintf(s->symbol, sizeof(s->symbol), "%s", symbol);
+	s->source = src;
+	s->vaddr = vaddr;
+	s->size = size;
+	if (elf_file__vaddr_to_offset(ef, vaddr, &s->offset))
+		s->offset = 0; /* data in .bss, e.g. _PyRuntime: no file offset */
+}
+
+/* Look a symbol up in the order the plan reports: symtab, dynsym, debug file. */
+static void find_named_hook(struct hook *h, const char *name, const struct elf_file *ef,
+			    const struct elf_file *dbg)
+{
+	struct elf_symbol s;
+
+	if (!elf_file__find_symbol(ef, SYMTAB_STATIC, name, &s))
+		add_site(h, name, HOOK_SRC_SYMTAB, ef, s.value, s.size);
+	else if (!elf_file__find_symbol(ef, SYMTAB_DYNAMIC, name, &s))
+		add_site(h, name, HOOK_SRC_DYNSYM, ef, s.value, s.size);
+	else if (dbg && !elf_file__find_symbol(dbg, SYMTAB_STATIC, name, &s))
+		add_site(h, name, HOOK_SRC_DEBUGFILE, ef, s.value, s.size);
+	else
+		snprintf(h->missing, sizeof(h->missing), "no %s symbol in %s%s", name,
+			 dbg ? "the binary or its debug file" : "the binary",
+			 dbg ? "" : " (stripped, and no debug file found)");
+}
+
+/*
+ * Accept the collector and its whole-function compiler clones (.constprop.N,
+ * .isra.N, .lto_priv.N); reject split-off fragments (.cold, .part.N), which are
+ * entered from the middle of the real function.
+ */
+static bool is_collector_name(const char *name, const char *base)
+{
+	size_t n = strlen(base);
+	const char *rest = name + n;
+
+	if (strncmp(name, base, n) || (*rest && *rest != '.'))
+		return false;
+	return !strstr(rest, ".cold") && !strstr(rest, ".part");
+}
+
+struct collector_ctx {
+	struct hook *h;
+	const char *base;
+	enum hook_source src;
+	const struct elf_file *ef;
+};
+
+static int collect_clone(const struct elf_symbol *sym, void *ctx)
+{
+	struct collector_ctx *c = ctx;
+
+	if (sym->type != STT_FUNC || !sym->size || !is_collector_name(sym->name, c->base))
+		return 0;
+	for (int i = 0; i < c->h->n_sites; i++) {
+		if (c->h->sites[i].vaddr == sym->value)
+			return 0; /* an alias of a site we have */
+	}
+	add_site(c->h, sym->name, c->src, c->ef, sym->value, sym->size);
+	return 0;
+}
+
+static void find_collector(struct probe_plan *p, const struct elf_file *ef,
+			   const struct elf_file *dbg)
+{
+	/* 3.8/3.9: static collect(); 3.10+: gc_collect_main() (Modules/gcmodule.c, Python/gc.c) */
+	const char *base = p->target.version.minor <= 9 ? "collect" : "gc_collect_main";
+	struct collector_ctx c = { .h = &p->collector, .base = base, .ef = ef };
+
+	p->collector.name = base;
+	c.src = HOOK_SRC_SYMTAB;
+	elf_file__for_each_symbol(ef, SYMTAB_STATIC, collect_clone, &c);
+	if (!p->collector.n_sites && dbg) {
+		c.src = HOOK_SRC_DEBUGFILE;
+		elf_file__for_each_symbol(dbg, SYMTAB_STATIC, collect_clone, &c);
+	}
+	if (!p->collector.n_sites)
+		snprintf(p->collector.missing, sizeof(p->collector.missing),
+			 "%s is a static function: it needs the binary's symbol table or a debug "
+			 "file, and %s",
+			 base, dbg ? "neither has it" : "the binary is stripped with no debug file");
+}
+
+struct usdt_ctx {
+	struct probe_plan *p;
+	const struct elf_file *ef;
+	int notes;
+};
+
+static int collect_usdt(const struct usdt_note *n, void *ctx)
+{
+	struct usdt_ctx *u = ctx;
+	struct hook *h = NULL;
+	char name[96];
+
+	u->notes++;
+	if (strcmp(n->provider, "python"))
+		return 0;
+	if (!strcmp(n->name, "gc__start"))
+		h = &u->p->usdt_start;
+	else if (!strcmp(n->name, "gc__done"))
+		h = &u->p->usdt_done;
+	if (!h)
+		return 0;
+	snprintf(name, sizeof(name), "%s:%s", n->provider, n->name);
+	add_site(h, name, HOOK_SRC_USDT, u->ef, n->pc, 0);
+	if (h->n_sites) {
+		h->sites[h->n_sites - 1].semaphore = n->semaphore;
+		snprintf(h->sites[h->n_sites - 1].args, sizeof(h->sites[0].args), "%s", n->args);
+	}
+	return 0;
+}
+
+static void note_missing_usdt(struct hook *h, bool have_notes)
+{
+	if (have_notes)
+		snprintf(h->missing, sizeof(h->missing),
+			 "the binary's USDT notes have no python:%s probe", h->name);
+	else
+		snprintf(h->missing, sizeof(h->missing),
+			 "no .note.stapsdt section: CPython was built without --with-dtrace");
+}
+
+static void find_usdt(struct probe_plan *p, const struct elf_file *ef)
+{
+	struct usdt_ctx u = { .p = p, .ef = ef };
+	bool have_notes = elf_file__for_each_usdt(ef, collect_usdt, &u) != -ENOENT;
+
+	if (!p->usdt_start.n_sites)
+		note_missing_usdt(&p->usdt_start, have_notes);
+	if (!p->usdt_done.n_sites)
+		note_missing_usdt(&p->usdt_done, have_notes);
+}
+
+static void cross_check_layout(struct probe_plan *p, const struct elf_file *ef)
+{
+	unsigned char buf[PY_DEBUG_OFFSETS_READ_LEN];
+	struct py_debug_offsets d;
+	const char *what;
+	int bad;
+
+	if (p->target.version.minor < 13 || !p->runtime.n_sites)
+		return;
+	if (elf_file__read_vaddr(ef, p->runtime.sites[0].vaddr, buf, sizeof(buf)) ||
+	    py_debug_offsets_decode(buf, sizeof(buf), p->target.version.minor, &d)) {
+		snprintf(p->layout_note, sizeof(p->layout_note),
+			 "_Py_DebugOffsets not readable from the file image; table used unchecked");
+		return;
+	}
+	bad = gc_layout_cross_check(p->layout, &d, &what);
+	if (bad)
+		snprintf(p->layout_note, sizeof(p->layout_note),
+			 "_Py_DebugOffsets disagrees with the table on %s: this build is not "
+			 "supported",
+			 what);
+	else
+		snprintf(p->layout_note, sizeof(p->layout_note),
+			 "table agrees with the interpreter's _Py_DebugOffsets");
+}
+
+static void choose_method(struct probe_plan *p, enum gc_preference pref, bool launching)
+{
+	bool usdt = p->usdt_start.n_sites && p->usdt_done.n_sites;
+	bool uprobe = p->collector.n_sites > 0;
+	/* USDT programs are given the load bias by userspace; uprobes learn it when they fire */
+	bool usdt_usable = usdt && (!launching || p->target.elf_type == ET_EXEC);
+
+	p->gc_method = GC_METHOD_NONE;
+	if (pref != GC_PREFER_UPROBE && usdt_usable) {
+		p->gc_method = GC_METHOD_USDT;
+		snprintf(p->gc_note, sizeof(p->gc_note),
+			 "USDT python:gc__start/gc__done; collected and uncollectable from the "
+			 "interpreter's generation_stats at both probes");
+	} else if (pref != GC_PREFER_USDT && uprobe) {
+		p->gc_method = GC_METHOD_UPROBE;
+		snprintf(p->gc_note, sizeof(p->gc_note),
+			 "entry and return uprobes on %s (%d site%s); generation, collected and "
+			 "uncollectable from the interpreter's generation_stats",
+			 p->collector.name, p->collector.n_sites,
+			 p->collector.n_sites > 1 ? "s" : "");
+	} else if (pref == GC_PREFER_USDT && !usdt_usable) {
+		snprintf(p->gc_note, sizeof(p->gc_note), "--gc-probe usdt: %s",
+			 !usdt ? p->usdt_start.missing
+			       : "USDT in a position-independent binary needs a running process "
+				 "(use -p)");
+	} else if (pref == GC_PREFER_UPROBE && !uprobe) {
+		snprintf(p->gc_note, sizeof(p->gc_note), "--gc-probe uprobe: %s",
+			 p->collector.missing);
+	} else {
+		snprintf(p->gc_note, sizeof(p->gc_note),
+			 "no way to observe collections: %s; and %s", p->usdt_start.missing,
+			 p->collector.missing);
+	}
+	if (p->gc_method == GC_METHOD_USDT)
+		p->n_probes = 2;
+	else if (p->gc_method == GC_METHOD_UPROBE)
+		p->n_probes = 2 * p->collector.n_sites;
+}
+
+int probe_plan_build(struct probe_plan *p, const struct py_target *t, enum gc_preference pref,
+		     bool launching)
+{
+	struct elf_file *ef, *dbg = NULL;
+	int r = 0;
+
+	memset(p, 0, sizeof(*p));
+	p->target = *t;
+	p->runtime.name = "_PyRuntime";
+	p->runtime.purpose = "interpreter root (gc state address)";
+	p->usdt_start.name = "gc__start";
+	p->usdt_start.purpose = "collection start (USDT)";
+	p->usdt_done.name = "gc__done";
+	p->usdt_done.purpose = "collection end (USDT)";
+	p->collector.purpose = "collector function (uprobe entry + return)";
+	p->layout = gc_layout_lookup(t->version.major, t->version.minor);
+
+	ef = elf_file__open(t->open_path);
+	if (!ef) {
+		snprintf(p->gc_note, sizeof(p->gc_note), "cannot open %s: %s", t->path,
+			 strerror(errno));
+		return -errno;
+	}
+	if (t->debug_file[0]) {
+		dbg = elf_file__open(t->debug_file);
+		p->debug_symbols = dbg ? elf_file__symbol_count(dbg, SYMTAB_STATIC) : 0;
+	}
+	p->symtab = elf_file__has_symtab(ef, SYMTAB_STATIC);
+	p->dynsym = elf_file__has_symtab(ef, SYMTAB_DYNAMIC);
+	find_named_hook(&p->runtime, "_PyRuntime", ef, dbg);
+	find_usdt(p, ef);
+	find_collector(p, ef, dbg);
+	if (p->layout)
+		cross_check_layout(p, ef);
+	choose_method(p, pref, launching);
+	if (!p->runtime.n_sites) {
+		p->gc_method = GC_METHOD_NONE;
+		snprintf(p->gc_note, sizeof(p->gc_note), "%s", p->runtime.missing);
+	}
+	if (p->gc_method == GC_METHOD_NONE)
+		r = -ENOENT;
+	elf_file__close(dbg);
+	elf_file__close(ef);
+	return r;
+}
+
+static const char *method_name(enum gc_method m)
+{
+	return m == GC_METHOD_USDT ? "usdt" : m == GC_METHOD_UPROBE ? "uprobe" : "none";
+}
+
+static void print_hook(FILE *out, const struct hook *h)
+{
+	if (!h->n_sites) {
+		fprintf(out, "  %-16s %-11s %s\n", h->name, "missing", h->missing);
+		return;
+	}
+	for (int i = 0; i < h->n_sites; i++) {
+		const struct hook_site *s = &h->sites[i];
+
+		fprintf(out, "  %-16s %-11s 0x%-12lx ", i ? "" : h->name,
+			hook_source_name(s->source), (unsigned long)s->vaddr);
+		if (s->offset)
+			fprintf(out, "0x%-10lx ", (unsigned long)s->offset);
+		else
+			fprintf(out, "%-12s ", "-");
+		fprintf(out, "%s", s->symbol);
+		if (s->semaphore)
+			fprintf(out, " (semaphore 0x%lx, arg %s)", (unsigned long)s->semaphore,
+				s->args);
+		else if (s->size)
+			fprintf(out, " (%lu bytes)", (unsigned long)s->size);
+		fputc('\n', out);
+	}
+}
+
+void probe_plan_print(FILE *out, const struct probe_plan *p)
+{
+	const struct py_target *t = &p->target;
+	char why[256];
+	bool ok = !py_target_check_supported(t, why, sizeof(why));
+
+	fprintf(out, "interpreter:  %s (%s)\n", t->path,
+		t->shared_lib ? "shared library" : "executable");
+	if (strcmp(t->exe, t->path))
+		fprintf(out, "executable:   %s\n", t->exe);
+	if (t->pid)
+		fprintf(out, "process:      %d (load bias 0x%lx)\n", (int)t->pid,
+			(unsigned long)t->load_bias);
+	fprintf(out, "version:      CPython %s (from %s)\n", t->version_str,
+		t->version_source ? t->version_source : "?");
+	fprintf(out, "build:        %s%s%s\n", t->debug_build ? "debug" : "release",
+		t->free_threaded ? ", free-threaded" : ", GIL", ok ? ", supported" : "");
+	if (!ok)
+		fprintf(out, "unsupported:  %s\n", why);
+	fprintf(out, "symbols:      .symtab %s, .dynsym %s\n", p->symtab ? "yes" : "no (stripped)",
+		p->dynsym ? "yes" : "no");
+	fprintf(out, "debug file:   %s%s%s\n", t->debug_file[0] ? t->debug_file : "none",
+		t->debug_file[0] ? "" : ": ", t->debug_file[0] ? "" : t->debug_note);
+	if (p->layout)
+		fprintf(out, "gc layout:    %s%s%s\n", p->layout->source,
+			p->layout_note[0] ? "; " : "", p->layout_note);
+	fprintf(out, "\nhooks:\n  %-16s %-11s %-14s %-12s %s\n", "HOOK", "SOURCE", "ADDRESS",
+		"FILE OFFSET", "SYMBOL / PROBE");
+	print_hook(out, &p->runtime);
+	print_hook(out, &p->usdt_start);
+	print_hook(out, &p->usdt_done);
+	print_hook(out, &p->collector);
+	fprintf(out, "\ngc probes:    %s: %s\n", method_name(p->gc_method), p->gc_note);
+	if (p->gc_method != GC_METHOD_NONE)
+		fprintf(out, "attaches:     %d probe%s\n", p->n_probes, p->n_probes == 1 ? "" : "s");
+}
+
+static json_t *site_json(const struct hook_site *s)
+{
+	char addr[32], off[32];
+	json_t *j;
+
+	snprintf(addr, sizeof(addr), "0x%lx", (unsigned long)s->vaddr);
+	snprintf(off, sizeof(off), "0x%lx", (unsigned long)s->offset);
+	j = json_pack("{s:s, s:s, s:s, s:s*, s:I}", "symbol", s->symbol, "source",
+		      hook_source_name(s->source), "address", addr, "file_offset",
+		      s->offset ? off : NULL, "size", (json_int_t)s->size);
+	if (j && s->source == HOOK_SRC_USDT) {
+		snprintf(addr, sizeof(addr), "0x%lx", (unsigned long)s->semaphore);
+		json_object_set_new(j, "semaphore", s->semaphore ? json_string(addr) : json_null());
+		json_object_set_new(j, "args", json_string(s->args));
+	}
+	return j;
+}
+
+static json_t *hook_json(const struct hook *h)
+{
+	json_t *sites = json_array();
+	json_t *j;
+
+	for (int i = 0; i < h->n_sites; i++)
+		json_array_append_new(sites, site_json(&h->sites[i]));
+	j = json_pack("{s:s, s:s, s:b, s:o}", "hook", h->name, "purpose", h->purpose, "found",
+		      h->n_sites > 0, "sites", sites);
+	if (j && !h->n_sites)
+		json_object_set_new(j, "missing", json_string(h->missing));
+	return j;
+}
+
+json_t *probe_plan_to_json(const struct probe_plan *p)
+{
+	const struct py_target *t = &p->target;
+	char why[256];
+	bool ok = !py_target_check_supported(t, why, sizeof(why));
+	json_t *hooks = json_array(), *interp, *j;
+
+	json_array_append_new(hooks, hook_json(&p->runtime));
+	json_array_append_new(hooks, hook_json(&p->usdt_start));
+	json_array_append_new(hooks, hook_json(&p->usdt_done));
+	json_array_append_new(hooks, hook_json(&p->collector));
+	interp = json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s, s:b, s:b, s:s?, s:s, s:s?, s:b}",
+			   "path", t->path, "executable", t->exe, "python_version", t->version_str,
+			   "version_source", t->version_source, "shared_library", t->shared_lib,
+			   "build", t->debug_build ? "debug" : "release", "free_threaded",
+			   t->free_threaded, "debug_file_found", t->debug_file[0] != 0,
+			   "debug_file", t->debug_file[0] ? t->debug_file : NULL, "debug_file_note",
+			   t->debug_note, "build_id", t->build_id[0] ? t->build_id : NULL,
+			   "supported", ok);
+	if (interp && !ok)
+		json_object_set_new(interp, "unsupported_reason", json_string(why));
+	if (interp && t->pid)
+		json_object_set_new(interp, "pid", json_integer(t->pid));
+	j = json_pack("{s:o, s:{s:b, s:b, s:I}, s:o, s:s, s:s, s:i}", "interpreter", interp,
+		      "symbols", "symtab", p->symtab, "dynsym", p->dynsym, "debug_file_symbols",
+		      (json_int_t)p->debug_symbols, "hooks", hooks, "gc_method",
+		      method_name(p->gc_method), "gc_note", p->gc_note, "probes_to_attach",
+		      p->n_probes);
+	if (j && p->layout)
+		json_object_set_new(j, "gc_layout",
+				    json_pack("{s:s, s:s}", "source", p->layout->source, "check",
+					      p->layout_note[0] ? p->layout_note : "no check "
+										  "available"));
+	return j;
+}
+
+static void append_probe(json_t *arr, const char *hook, const char *kind,
+			 const struct hook_site *s)
+{
+	json_t *j = site_json(s);
+
+	if (!j)
+		return;
+	json_object_set_new(j, "hook", json_string(hook));
+	json_object_set_new(j, "type", json_string(kind));
+	json_array_append_new(arr, j);
+}
+
+json_t *probe_plan_attached_json(const struct probe_plan *p)
+{
+	json_t *arr = json_array();
+
+	if (p->gc_method == GC_METHOD_USDT) {
+		append_probe(arr, "gc_start", "usdt", &p->usdt_start.sites[0]);
+		append_probe(arr, "gc_end", "usdt", &p->usdt_done.sites[0]);
+	} else if (p->gc_method == GC_METHOD_UPROBE) {
+		for (int i = 0; i < p->collector.n_sites; i++) {
+			append_probe(arr, "gc_start", "uprobe", &p->collector.sites[i]);
+			append_probe(arr, "gc_end", "uretprobe", &p->collector.sites[i]);
+		}
+	}
+	return arr;
+}

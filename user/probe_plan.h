@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Copyright (c) 2026 The pyobjlife authors */
+/*
+ * The probe plan: for one interpreter, where each hook is (symbol table,
+ * dynamic symbols, separate debug file or USDT note), at which address and file
+ * offset, which of them pyobjlife will attach, and what is missing and why.
+ */
+#ifndef PYOBJLIFE_PROBE_PLAN_H
+#define PYOBJLIFE_PROBE_PLAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <jansson.h>
+#include "gc_layout.h"
+#include "interpreter.h"
+
+#define HOOK_MAX_SITES 8
+
+enum hook_source {
+	HOOK_SRC_NONE,
+	HOOK_SRC_SYMTAB,    /* .symtab of the interpreter file */
+	HOOK_SRC_DYNSYM,    /* .dynsym of the interpreter file */
+	HOOK_SRC_DEBUGFILE, /* .symtab of the separate debug file */
+	HOOK_SRC_USDT,      /* a .note.stapsdt probe */
+};
+
+struct hook_site {
+	char symbol[96];   /* symbol name, or provider:probe for USDT */
+	enum hook_source source;
+	uint64_t vaddr;    /* link-time address */
+	uint64_t offset;   /* file offset (what a uprobe takes) */
+	uint64_t size;     /* function or object size, 0 for USDT */
+	uint64_t semaphore;
+	char args[64];     /* USDT argument spec */
+};
+
+struct hook {
+	const char *name;    /* "_PyRuntime", "gc__start", ... */
+	const char *purpose; /* one phrase for the plan listing */
+	int n_sites;
+	struct hook_site sites[HOOK_MAX_SITES];
+	char missing[192];   /* why n_sites == 0 */
+};
+
+enum gc_method {
+	GC_METHOD_NONE,
+	GC_METHOD_USDT,   /* python:gc__start + python:gc__done */
+	GC_METHOD_UPROBE, /* entry + return probes on the collector function */
+};
+
+enum gc_preference {
+	GC_PREFER_AUTO,
+	GC_PREFER_USDT,
+	GC_PREFER_UPROBE,
+};
+
+struct probe_plan {
+	struct py_target target;
+	const struct gc_layout *layout;
+	char layout_note[192];  /* cross-check result against _Py_DebugOffsets (3.13+) */
+	struct hook runtime;    /* _PyRuntime: the root of every pointer we follow */
+	struct hook usdt_start; /* python:gc__start */
+	struct hook usdt_done;  /* python:gc__done */
+	struct hook collector;  /* collect / gc_collect_main and their compiler clones */
+	enum gc_method gc_method;
+	char gc_note[256];      /* why this method, or why none */
+	int n_probes;           /* probes attaching the plan makes */
+	bool symtab, dynsym;    /* which tables the interpreter file has */
+	size_t debug_symbols;   /* .symtab entries of the debug file, 0 if none */
+};
+
+/*
+ * Build the plan for a discovered interpreter. `launching` says the target has
+ * not run yet (its load address is unknown until exec). Returns 0, or -ENOENT
+ * when no way to observe collections exists (gc_note says why).
+ */
+int probe_plan_build(struct probe_plan *p, const struct py_target *t, enum gc_preference pref,
+		     bool launching);
+
+void probe_plan_print(FILE *out, const struct probe_plan *p);
+json_t *probe_plan_to_json(const struct probe_plan *p);
+/* The "probes" array of the recording JSON: what was attached, where. */
+json_t *probe_plan_attached_json(const struct probe_plan *p);
+
+const char *hook_source_name(enum hook_source s);
+
+#endif

@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Copyright (c) 2026 The pyobjlife authors */
+/* One finished (or running) recording of one target, and its renderers. */
+#ifndef PYOBJLIFE_RECORDING_H
+#define PYOBJLIFE_RECORDING_H
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <jansson.h>
+#include "gc_recording.h"
+#include "probe_plan.h"
+
+struct recording {
+	const struct probe_plan *plan;
+	pid_t pid;
+	const char *mode;       /* "full": every collection is traced */
+	double duration_s;
+	const char *end_reason; /* "duration elapsed", "interrupted", "target exited" */
+	char started_at[40];    /* ISO 8601, UTC */
+	struct gc_recording gc;
+	/* the target's own generation_stats at attach and at the end, when readable */
+	bool have_stats_start, have_stats_end;
+	struct py_gen_stats stats_start[PYOBJLIFE_NUM_GENERATIONS];
+	struct py_gen_stats stats_end[PYOBJLIFE_NUM_GENERATIONS];
+};
+
+enum output_format {
+	FORMAT_NONE,
+	FORMAT_JSON,
+	FORMAT_TEXT,
+};
+
+/* "json" / "text"; FORMAT_NONE otherwise. */
+enum output_format output_format_parse(const char *name);
+/* From a file name's extension: .json, .txt/.text; FORMAT_NONE otherwise. */
+enum output_format output_format_from_path(const char *path);
+
+json_t *recording_to_json(const struct recording *r);
+int recording_write_json(FILE *out, const struct recording *r);
+void recording_write_text(FILE *out, const struct recording *r);
+/* The few lines printed on stderr when a recording went to a file. */
+void recording_write_summary(FILE *out, const struct recording *r, const char *path);
+
+/* Whether the target's own counters moved exactly as the probes saw; false if unknown. */
+bool recording_agrees_with_target(const struct recording *r);
+
+/* "12.3 ms": a duration for people. */
+void format_ns(uint64_t ns, char *buf, size_t cap);
+/* One line for the live `gc` view. */
+void gc_collection_print(FILE *out, const struct gc_collection *c);
+
+#endif
