@@ -337,10 +337,11 @@ int cmd_record(const struct cli *c)
 		pr_err("%s", why);
 		rc = EXIT_OUTPUT;
 	}
-	if (!rc)
-		rc = discover(s);
+	/* privileges first: without them the target's maps are unreadable anyway */
 	if (!rc)
 		rc = check_environment(c);
+	if (!rc)
+		rc = discover(s);
 	if (!rc && install_signal_handlers()) {
 		pr_err("cannot install signal handlers: %s", strerror(errno));
 		rc = EXIT_RUNTIME;

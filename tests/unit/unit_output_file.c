@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Copyright (c) 2026 The pyobjlife authors */
+/* Output paths: regular files only; symlinks, FIFOs and directories refused. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "output_file.h"
+
+static char dir[] = "/tmp/pyobjlife-unit-XXXXXX";
+
+static void path_in(char *buf, size_t cap, const char *name)
+{
+	snprintf(buf, cap, "%s/%s", dir, name);
+}
+
+static void test_regular_file_is_written_and_truncated(void **state)
+{
+	char p[256], why[512], got[64] = "";
+	FILE *f;
+
+	(void)state;
+	path_in(p, sizeof(p), "out.json");
+	f = fopen(p, "w");
+	fputs("old content that is longer", f);
+	fclose(f);
+	assert_int_equal(output_file_precheck(p, why, sizeof(why)), 0);
+	f = output_file_open(p, why, sizeof(why));
+	assert_non_null(f);
+	fputs("new", f);
+	assert_int_equal(output_file_close(f), 0);
+	f = fopen(p, "r");
+	assert_non_null(fgets(got, sizeof(got), f));
+	fclose(f);
+	assert_string_equal(got, "new");
+}
+
+static void test_symlink_is_never_followed(void **state)
+{
+	char p[256], victim[256], why[512];
+	struct stat st;
+
+	(void)state;
+	path_in(victim, sizeof(victim), "victim");
+	path_in(p, sizeof(p), "link.json");
+	fclose(fopen(victim, "w"));
+	assert_int_equal(symlink(victim, p), 0);
+	assert_int_equal(output_file_precheck(p, why, sizeof(why)), -ELOOP);
+	assert_non_null(strstr(why, "symbolic link"));
+	assert_null(output_file_open(p, why, sizeof(why)));
+	assert_non_null(strstr(why, "symbolic link"));
+	assert_int_equal(stat(victim, &st), 0);
+	assert_int_equal(st.st_size, 0);
+}
+
+static void test_fifo_and_directory_are_refused(void **state)
+{
+	char p[256], why[512];
+
+	(void)state;
+	path_in(p, sizeof(p), "fifo.json");
+	assert_int_equal(mkfifo(p, 0600), 0);
+	assert_int_equal(output_file_precheck(p, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "FIFO"));
+	assert_null(output_file_open(p, why, sizeof(why)));
+	assert_non_null(strstr(why, "FIFO"));
+	assert_int_equal(output_file_precheck(dir, why, sizeof(why)), -EINVAL);
+	assert_non_null(strstr(why, "directory"));
+	path_in(p, sizeof(p), "missing/dir/out.json");
+	assert_int_equal(output_file_precheck(p, why, sizeof(why)), -ENOENT);
+}
+
+static void test_full_disk_is_reported(void **state)
+{
+	char why[512];
+	FILE *f;
+	char buf[8192];
+
+	(void)state;
+	/* /dev/full is a device, so it is refused before anything is written */
+	assert_null(output_file_open("/dev/full", why, sizeof(why)));
+	assert_non_null(strstr(why, "character device"));
+	/* a stream whose writes fail with ENOSPC is reported by output_file_close */
+	f = fopen("/dev/full", "w");
+	assert_non_null(f);
+	memset(buf, 'x', sizeof(buf));
+	fwrite(buf, 1, sizeof(buf), f);
+	assert_int_equal(output_file_close(f), -ENOSPC);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_regular_file_is_written_and_truncated),
+		cmocka_unit_test(test_symlink_is_never_followed),
+		cmocka_unit_test(test_fifo_and_directory_are_refused),
+		cmocka_unit_test(test_full_disk_is_reported),
+	};
+	char cmd[128];
+	int rc;
+
+	if (!mkdtemp(dir))
+		return 1;
+	rc = cmocka_run_group_tests(tests, NULL, NULL);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", dir);
+	return rc;
+}
