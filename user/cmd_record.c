@@ -355,7 +355,7 @@ int cmd_record(const struct cli *c)
 		warn_about_losses(s);
 		rc = write_output(s);
 	}
-	if (s->launched && !s->child.exited && rc)
+	if (s->child.pid > 0 && !s->child.exited && rc)
 		spawn_abort(&s->child);
 	bpf_session_close(&s->bpf);
 	gc_recording_free(&s->rec.gc);

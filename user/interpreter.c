@@ -527,12 +527,13 @@ int py_target_from_command(const char *cmd, const struct discovery_opts *o, stru
 			   char *why, size_t cap)
 {
 	struct needed_ctx needed = { { 0 } };
-	char exe[PATH_MAX], real[PATH_MAX], lib[PATH_MAX];
+	char exe[PATH_MAX], real[PATH_MAX], lib[PATH_MAX], script[PATH_MAX];
 	struct elf_file *ef;
 	const char *interp;
 	int r;
 
 	r = search_path(cmd, exe, sizeof(exe));
+	snprintf(script, sizeof(script), "%s", exe);
 	if (!r)
 		r = follow_shebang(exe, sizeof(exe));
 	if (r || !realpath(exe, real)) {
@@ -553,6 +554,13 @@ int py_target_from_command(const char *cmd, const struct discovery_opts *o, stru
 	r = needed.lib[0] && interp ? loader_resolve(interp, real, needed.lib, lib, sizeof(lib))
 				    : -ENOENT;
 	elf_file__close(ef);
+	if (r && strcmp(script, exe)) {
+		/* e.g. a pyenv shim: a shell script that picks the interpreter at run time */
+		set_why(why, cap, "%s is a script run by %s, not by CPython: give the Python "
+				  "interpreter itself (for a pyenv shim: $(pyenv which %s))",
+			script, real, base_name(script));
+		return -ENOEXEC;
+	}
 	if (r) {
 		set_why(why, cap, "%s is not a CPython interpreter and does not link libpython%s",
 			real, needed.lib[0] ? " that its loader can find" : "");

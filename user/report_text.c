@@ -129,4 +129,5 @@ void recording_write_summary(FILE *out, const struct recording *r, const char *p
 		fprintf(out, ", longest pause %s", buf);
 	}
 	fprintf(out, ", %lu lost\n", (unsigned long)gc_recording_lost(g));
+	print_generation_table(out, g);
 }

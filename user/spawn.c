@@ -53,6 +53,8 @@ int spawn_release(struct spawned *s)
 
 bool spawn_poll_exit(struct spawned *s)
 {
+	if (s->pid <= 0)
+		return true;
 	if (!s->exited && waitpid(s->pid, &s->status, WNOHANG) == s->pid)
 		s->exited = true;
 	return s->exited;
@@ -60,6 +62,9 @@ bool spawn_poll_exit(struct spawned *s)
 
 void spawn_abort(struct spawned *s)
 {
+	/* kill(0) would hit our own process group */
+	if (s->pid <= 0)
+		return;
 	if (s->go_fd >= 0) {
 		close(s->go_fd);
 		s->go_fd = -1;

@@ -139,6 +139,20 @@ def case_not_python():
         p.wait()
 
 
+def case_launch_not_python():
+    """A refused launch must not signal anyone: the harness shares pyobjlife's
+    process group, so a stray kill(0, ...) would end this test with it."""
+    need_root()
+    expect_error(run("record", "-o", "/tmp/never-written.json", "--", "/bin/true"), 3,
+                 ["not a CPython interpreter"])
+    with tempfile.TemporaryDirectory() as d:
+        script = os.path.join(d, "python3")
+        open(script, "w").write("#!/bin/sh\nexec python3 \"$@\"\n")
+        os.chmod(script, 0o755)
+        expect_error(run("record", "--", script, "-c", "1"), 3, ["script run by"])
+    print("PASS: the harness survived both refusals")
+
+
 def case_unsupported(version):
     need_root()
     python = pyenv_python(version)
@@ -278,6 +292,7 @@ CASES = {
     "no-such-pid": case_no_such_pid,
     "zombie": case_zombie,
     "not-python": case_not_python,
+    "launch-not-python": case_launch_not_python,
     "unsupported-2.7": lambda: case_unsupported("2.7"),
     "unsupported-3.6": lambda: case_unsupported("3.6"),
     "unsupported-3.7": lambda: case_unsupported("3.7"),
