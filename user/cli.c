@@ -14,7 +14,6 @@
 #endif
 
 const char *argp_program_version = "pyobjlife " PYOBJLIFE_VERSION;
-const char *argp_program_bug_address = "https://github.com/pyobjlife/pyobjlife/issues";
 
 enum {
 	OPT_DEBUG_DIR = 1000,
