@@ -8,6 +8,8 @@ object with a legacy finalizer, which the collector can only report as
 uncollectable. Runs for a few seconds and exits.
 """
 import gc
+import os
+import sys
 import time
 
 try:
@@ -49,7 +51,13 @@ def main(seconds=3.0):
             del cache[:100]
         i += 1
     gc.collect()
-    print(f"handled {i} requests; gc.get_stats() = {gc.get_stats()}")
+    print(f"handled {i} requests; the interpreter's own gc.get_stats():")
+    for gen, stats in enumerate(gc.get_stats()):
+        print(f"  generation {gen}: {stats}")
+    sys.stdout.flush()
+    # leave without the collections of interpreter shutdown, so that the figures above
+    # are exactly the ones pyobjlife prints when it is done
+    os._exit(0)
 
 
 main()
