@@ -14,9 +14,9 @@
 
 #define PYOBJLIFE_NUM_GENERATIONS 3
 /* log2 buckets: bucket i holds values in [2^i, 2^(i+1)); bucket 0 also holds 0. */
-#define PYOBJLIFE_HIST_BUCKETS 64
-#define PYOBJLIFE_MAX_TARGETS 64
-#define PYOBJLIFE_MAX_THREADS 4096
+#define PYOBJLIFE_HIST_BUCKETS	 64
+#define PYOBJLIFE_MAX_TARGETS	 64
+#define PYOBJLIFE_MAX_THREADS	 4096
 #define PYOBJLIFE_DEF_RINGBUF_SZ (1u << 20)
 
 /* Generation hint when the probe does not say which generation it collects. */
@@ -31,14 +31,14 @@ struct target_cfg {
 	__u64 runtime_vaddr;   /* link-time address of _PyRuntime */
 	__u64 load_bias;       /* runtime address - link-time address, if bias_known */
 	__u32 main_interp_off; /* _PyRuntime.interpreters.main (unused if gc_in_runtime) */
-	__u32 gc_off;          /* gc state in the main interpreter, or in _PyRuntime (3.8) */
+	__u32 gc_off;	       /* gc state in the main interpreter, or in _PyRuntime (3.8) */
 	__u32 generations_off; /* gc state: generations[3] (PyGC_Head, threshold, count) */
 	__u32 gen_stride;      /* sizeof(struct gc_generation) */
 	__u32 gen_threshold_off;
 	__u32 gen_count_off;
-	__u32 stats_off;       /* gc state: generation_stats[3] */
-	__u8 gc_in_runtime;    /* CPython 3.8 keeps the gc state in _PyRuntime */
-	__u8 bias_known;       /* load_bias is valid (userspace or a uprobe learned it) */
+	__u32 stats_off;    /* gc state: generation_stats[3] */
+	__u8 gc_in_runtime; /* CPython 3.8 keeps the gc state in _PyRuntime */
+	__u8 bias_known;    /* load_bias is valid (userspace or a uprobe learned it) */
 	__u8 pad[2];
 };
 
@@ -65,7 +65,7 @@ struct gc_agg {
 	__u64 read_errors;    /* reads of the target's gc state that failed */
 	__u64 not_ready;      /* collector entered before the interpreter existed */
 	__u64 unmatched_ends; /* end without a start (attached mid-collection) */
-	__u64 empty;          /* collector returned without collecting (already running) */
+	__u64 empty;	      /* collector returned without collecting (already running) */
 	__u64 gen_mismatch;   /* probe's generation argument disagreed with the stats */
 	__u64 inflight_full;  /* no room to remember a started collection */
 };

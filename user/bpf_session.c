@@ -120,10 +120,11 @@ static int attach_collector(struct bpf_session *s, pid_t pid, const struct probe
 				site->symbol, bin);
 		if (err)
 			return err;
-		err = keep_link(s,
-				bpf_program__attach_uprobe_opts(s->skel->progs.uretprobe__gc_collect,
-								pid, bin, site->offset, &ret),
-				site->symbol, bin);
+		err = keep_link(
+			s,
+			bpf_program__attach_uprobe_opts(s->skel->progs.uretprobe__gc_collect, pid,
+							bin, site->offset, &ret),
+			site->symbol, bin);
 		if (err)
 			return err;
 		n += 2;
@@ -166,8 +167,7 @@ int bpf_session_read_agg(struct bpf_session *s, pid_t pid, struct gc_agg *out)
 {
 	__u32 key = (__u32)pid;
 
-	return bpf_map__lookup_elem(s->skel->maps.gc_aggs, &key, sizeof(key), out, sizeof(*out),
-				    0);
+	return bpf_map__lookup_elem(s->skel->maps.gc_aggs, &key, sizeof(key), out, sizeof(*out), 0);
 }
 
 void bpf_session_detach(struct bpf_session *s)

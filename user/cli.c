@@ -23,10 +23,10 @@ enum {
 	OPT_BINARY,
 };
 
-#define EXIT_STATUS_DOC                                                                         \
-	"EXIT STATUS:\n"                                                                        \
-	"  0 success, 1 runtime failure, 2 no such process (or it exited), 3 not a CPython "   \
-	"process, 4 unsupported CPython build or version, 5 insufficient privileges, 6 kernel " \
+#define EXIT_STATUS_DOC                                                                            \
+	"EXIT STATUS:\n"                                                                           \
+	"  0 success, 1 runtime failure, 2 no such process (or it exited), 3 not a CPython "       \
+	"process, 4 unsupported CPython build or version, 5 insufficient privileges, 6 kernel "    \
 	"lacks BTF/BPF/uprobes, 7 output file refused or unwritable, 64 bad command line.\n"
 
 static const struct argp_option common_options[] = {
@@ -45,8 +45,10 @@ static const struct argp_option target_options[] = {
 };
 
 static const struct argp_option session_options[] = {
-	{ "duration", 'd', "SECONDS", 0, "Stop after SECONDS (default: until Ctrl-C, SIGTERM "
-					  "or the target's exit)", 2 },
+	{ "duration", 'd', "SECONDS", 0,
+	  "Stop after SECONDS (default: until Ctrl-C, SIGTERM "
+	  "or the target's exit)",
+	  2 },
 	{ "gc-probe", OPT_GC_PROBE, "auto|usdt|uprobe", 0,
 	  "How to see collections: USDT python:gc__start/gc__done or uprobes on the collector "
 	  "function (default auto: USDT when the build has it)",
@@ -58,15 +60,19 @@ static const struct argp_option session_options[] = {
 };
 
 static const struct argp_option record_options[] = {
-	{ "output", 'o', "FILE", 0, "Write the recording to FILE (format from .json/.txt "
-				    "unless --format); default: text on stdout", 2 },
+	{ "output", 'o', "FILE", 0,
+	  "Write the recording to FILE (format from .json/.txt "
+	  "unless --format); default: text on stdout",
+	  2 },
 	{ "format", 'f', "json|text", 0, "Output format", 2 },
 	{},
 };
 
 static const struct argp_option probes_options[] = {
-	{ "binary", OPT_BINARY, "PATH", 0, "Inspect this python executable or libpython instead "
-					   "of a process", 1 },
+	{ "binary", OPT_BINARY, "PATH", 0,
+	  "Inspect this python executable or libpython instead "
+	  "of a process",
+	  1 },
 	{ "format", 'f', "json|text", 0, "Output format (default text)", 2 },
 	{},
 };
@@ -218,12 +224,15 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-static const struct argp common_argp = { common_options, parse_common, NULL, NULL, NULL, NULL,
-					 NULL };
-static const struct argp target_argp = { target_options, parse_common, NULL, NULL, NULL, NULL,
-					 NULL };
-static const struct argp session_argp = { session_options, parse_common, NULL, NULL, NULL, NULL,
-					  NULL };
+static const struct argp common_argp = {
+	common_options, parse_common, NULL, NULL, NULL, NULL, NULL
+};
+static const struct argp target_argp = {
+	target_options, parse_common, NULL, NULL, NULL, NULL, NULL
+};
+static const struct argp session_argp = {
+	session_options, parse_common, NULL, NULL, NULL, NULL, NULL
+};
 
 static const struct argp_child record_children[] = {
 	{ &target_argp, 0, "Target:", 1 },
@@ -238,15 +247,18 @@ static const struct argp_child probes_children[] = {
 	{},
 };
 
-static const struct argp record_argp = { record_options, parse_common,
-					 "-p PID | -- CMD [ARGS...]", record_doc,
-					 record_children, NULL, NULL };
-static const struct argp gc_argp = { NULL, parse_common, "-p PID | -- CMD [ARGS...]", gc_doc,
-				     record_children, NULL, NULL };
-static const struct argp probes_argp = { probes_options, parse_common, NULL, probes_doc,
-					 probes_children, NULL, NULL };
-static const struct argp main_argp = { NULL, NULL, "COMMAND [OPTIONS]", main_doc, NULL, NULL,
-				       NULL };
+static const struct argp record_argp = {
+	record_options, parse_common, "-p PID | -- CMD [ARGS...]", record_doc, record_children,
+	NULL,		NULL
+};
+static const struct argp gc_argp = { NULL,   parse_common,    "-p PID | -- CMD [ARGS...]",
+				     gc_doc, record_children, NULL,
+				     NULL };
+static const struct argp probes_argp = { probes_options,  parse_common, NULL, probes_doc,
+					 probes_children, NULL,		NULL };
+static const struct argp main_argp = {
+	NULL, NULL, "COMMAND [OPTIONS]", main_doc, NULL, NULL, NULL
+};
 
 int cli_parse(int argc, char **argv, struct cli *c)
 {
@@ -282,8 +294,9 @@ int cli_parse(int argc, char **argv, struct cli *c)
 			return EXIT_USAGE;
 		return 0;
 	}
-	fprintf(stderr, "pyobjlife: error: unknown command '%s' (record, gc, probes); see "
-			"pyobjlife --help\n",
+	fprintf(stderr,
+		"pyobjlife: error: unknown command '%s' (record, gc, probes); see "
+		"pyobjlife --help\n",
 		argv[1]);
 	return EXIT_USAGE;
 }

@@ -19,11 +19,11 @@ enum command {
 struct cli {
 	enum command cmd;
 	pid_t pid;
-	const char *binary;       /* probes --binary */
-	double duration_s;        /* 0: until Ctrl-C or the target's exit */
+	const char *binary; /* probes --binary */
+	double duration_s;  /* 0: until Ctrl-C or the target's exit */
 	const char *output;
 	enum output_format format; /* FORMAT_NONE: from the output's extension */
-	char **command_argv;      /* record -- CMD ARGS */
+	char **command_argv;	   /* record -- CMD ARGS */
 	const char *debug_dir;
 	const char *btf_path;
 	enum gc_preference gc_pref;

@@ -161,8 +161,8 @@ static void read_end_state(struct session *s)
 {
 	struct gc_state_snapshot snap;
 
-	if (s->launched || !s->rec.have_stats_start || proc_state(s->plan.target.pid) != PROC_ALIVE ||
-	    target_read_gc_state(&s->plan, &snap))
+	if (s->launched || !s->rec.have_stats_start ||
+	    proc_state(s->plan.target.pid) != PROC_ALIVE || target_read_gc_state(&s->plan, &snap))
 		return;
 	memcpy(s->rec.stats_end, snap.stats, sizeof(snap.stats));
 	s->rec.have_stats_end = true;

@@ -114,8 +114,8 @@ bool elf_file__has_section(const struct elf_file *ef, const char *name)
 
 static Elf_Scn *symtab_section(const struct elf_file *ef, enum symtab_kind kind, GElf_Shdr *shdr)
 {
-	Elf_Scn *scn = find_section_by_type(ef, kind == SYMTAB_STATIC ? SHT_SYMTAB : SHT_DYNSYM,
-					    shdr);
+	Elf_Scn *scn =
+		find_section_by_type(ef, kind == SYMTAB_STATIC ? SHT_SYMTAB : SHT_DYNSYM, shdr);
 
 	/* A debug file's sections may be NOBITS placeholders; only real tables count. */
 	if (scn && (shdr->sh_entsize == 0 || shdr->sh_size == 0))

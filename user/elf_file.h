@@ -21,18 +21,18 @@ enum symtab_kind {
 
 struct elf_symbol {
 	const char *name; /* valid until the elf_file is closed */
-	uint64_t value;   /* link-time virtual address */
+	uint64_t value;	  /* link-time virtual address */
 	uint64_t size;
-	int type;         /* STT_* */
-	int bind;         /* STB_* */
+	int type; /* STT_* */
+	int bind; /* STB_* */
 };
 
 struct usdt_note {
 	const char *provider; /* valid until the elf_file is closed */
 	const char *name;
-	const char *args;     /* e.g. "-4@112(%rsp)" */
-	uint64_t pc;          /* link-time address of the probe's nop */
-	uint64_t semaphore;   /* link-time address of its semaphore, 0 if none */
+	const char *args;   /* e.g. "-4@112(%rsp)" */
+	uint64_t pc;	    /* link-time address of the probe's nop */
+	uint64_t semaphore; /* link-time address of its semaphore, 0 if none */
 };
 
 struct elf_file *elf_file__open(const char *path);

@@ -14,15 +14,15 @@
 struct gc_layout {
 	int major, minor;
 	uint32_t main_interp_off;   /* _PyRuntime.interpreters.main */
-	uint32_t gc_off;            /* gc state in the main interpreter (or _PyRuntime) */
-	bool gc_in_runtime;         /* 3.8: _PyRuntime.gc instead of interp->gc */
+	uint32_t gc_off;	    /* gc state in the main interpreter (or _PyRuntime) */
+	bool gc_in_runtime;	    /* 3.8: _PyRuntime.gc instead of interp->gc */
 	uint32_t generations_off;   /* _gc_runtime_state.generations */
-	uint32_t gen_stride;        /* sizeof(struct gc_generation) */
+	uint32_t gen_stride;	    /* sizeof(struct gc_generation) */
 	uint32_t gen_threshold_off; /* gc_generation.threshold */
-	uint32_t gen_count_off;     /* gc_generation.count */
-	uint32_t stats_off;         /* _gc_runtime_state.generation_stats */
+	uint32_t gen_count_off;	    /* gc_generation.count */
+	uint32_t stats_off;	    /* _gc_runtime_state.generation_stats */
 	uint32_t collecting_off;    /* _gc_runtime_state.collecting */
-	const char *source;         /* where the row comes from */
+	const char *source;	    /* where the row comes from */
 };
 
 /* The table row for major.minor, or NULL. */
@@ -30,7 +30,7 @@ const struct gc_layout *gc_layout_lookup(int major, int minor);
 
 /* The first fields of _Py_DebugOffsets (3.13+), read from the interpreter's image. */
 struct py_debug_offsets {
-	uint64_t version;       /* PY_VERSION_HEX */
+	uint64_t version;	/* PY_VERSION_HEX */
 	uint64_t free_threaded; /* 1 in 3.13t/3.14t builds */
 	uint64_t runtime_size;
 	uint64_t interpreters_head;

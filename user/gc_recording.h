@@ -32,7 +32,7 @@ struct gc_recording {
 	struct gc_collection *collections;
 	size_t n_collections, cap;
 	uint64_t timeline_dropped; /* records beyond GC_TIMELINE_MAX or refused by ENOMEM */
-	uint64_t malformed;        /* ring buffer records of the wrong size or kind */
+	uint64_t malformed;	   /* ring buffer records of the wrong size or kind */
 	int32_t thresholds[PYOBJLIFE_NUM_GENERATIONS];
 	int32_t counts_at_start[PYOBJLIFE_NUM_GENERATIONS];
 	bool thresholds_known;

@@ -121,12 +121,12 @@ static void find_debug_file(struct py_target *t, const struct elf_file *ef,
 		return;
 	}
 	hex_string(id, n, t->build_id, sizeof(t->build_id));
-	snprintf(rel, sizeof(rel), "%s/.build-id/%.2s/%s.debug", dir, t->build_id,
-		 t->build_id + 2);
-	if (t->pid && !proc_host_path(t->pid, rel, cand, sizeof(cand)) &&
-	    !access(cand, R_OK) && same_build_id(cand, id, n)) {
+	snprintf(rel, sizeof(rel), "%s/.build-id/%.2s/%s.debug", dir, t->build_id, t->build_id + 2);
+	if (t->pid && !proc_host_path(t->pid, rel, cand, sizeof(cand)) && !access(cand, R_OK) &&
+	    same_build_id(cand, id, n)) {
 		snprintf(t->debug_file, sizeof(t->debug_file), "%s", cand);
-		set_why(t->debug_note, sizeof(t->debug_note), "found by build-id in the target's root");
+		set_why(t->debug_note, sizeof(t->debug_note),
+			"found by build-id in the target's root");
 		return;
 	}
 	if (!access(rel, R_OK) && same_build_id(rel, id, n)) {
@@ -187,8 +187,7 @@ static void read_debug_offsets(struct py_target *t, const struct elf_file *ef)
 	}
 }
 
-static int identify_version(struct py_target *t, const struct elf_file *ef, char *why,
-			    size_t cap)
+static int identify_version(struct py_target *t, const struct elf_file *ef, char *why, size_t cap)
 {
 	struct elf_symbol s;
 	uint64_t hex = 0;
@@ -209,8 +208,10 @@ static int identify_version(struct py_target *t, const struct elf_file *ef, char
 		t->version_source = "Py_Version";
 	}
 	if (!t->version.major) {
-		set_why(why, cap, "%s: CPython, but its version cannot be told from the file name "
-				  "or a Py_Version symbol", t->path);
+		set_why(why, cap,
+			"%s: CPython, but its version cannot be told from the file name "
+			"or a Py_Version symbol",
+			t->path);
 		return -ENOEXEC;
 	}
 	if (t->version.major == 3 && t->version.minor >= 13)
@@ -227,8 +228,7 @@ static int identify_version(struct py_target *t, const struct elf_file *ef, char
 	return 0;
 }
 
-static int fill_from_elf(struct py_target *t, const struct discovery_opts *o, char *why,
-			 size_t cap)
+static int fill_from_elf(struct py_target *t, const struct discovery_opts *o, char *why, size_t cap)
 {
 	struct elf_file *ef = elf_file__open(t->open_path);
 	int r;
@@ -382,8 +382,9 @@ int py_target_from_pid(pid_t pid, const struct discovery_opts *o, struct py_targ
 		char comm[32];
 
 		proc_comm(pid, comm, sizeof(comm));
-		set_why(why, cap, "process %d (%s, %s) is not a CPython process: neither its "
-				  "executable nor a mapped libpython holds the interpreter",
+		set_why(why, cap,
+			"process %d (%s, %s) is not a CPython process: neither its "
+			"executable nor a mapped libpython holds the interpreter",
 			(int)pid, comm, t->exe);
 	}
 	if (!r && !t->bias_known) {
@@ -556,8 +557,9 @@ int py_target_from_command(const char *cmd, const struct discovery_opts *o, stru
 	elf_file__close(ef);
 	if (r && strcmp(script, exe)) {
 		/* e.g. a pyenv shim: a shell script that picks the interpreter at run time */
-		set_why(why, cap, "%s is a script run by %s, not by CPython: give the Python "
-				  "interpreter itself (for a pyenv shim: $(pyenv which %s))",
+		set_why(why, cap,
+			"%s is a script run by %s, not by CPython: give the Python "
+			"interpreter itself (for a pyenv shim: $(pyenv which %s))",
 			script, real, base_name(script));
 		return -ENOEXEC;
 	}
@@ -576,19 +578,22 @@ int py_target_check_supported(const struct py_target *t, char *why, size_t cap)
 	const struct py_version *v = &t->version;
 
 	if (t->free_threaded) {
-		set_why(why, cap, "CPython %s at %s is a free-threaded build: not supported "
-				  "(no per-generation collector, different object layout)",
+		set_why(why, cap,
+			"CPython %s at %s is a free-threaded build: not supported "
+			"(no per-generation collector, different object layout)",
 			t->version_str, t->path);
 		return -ENOTSUP;
 	}
 	if (t->debug_build) {
-		set_why(why, cap, "CPython %s at %s is a debug (Py_DEBUG) build: not supported "
-				  "(its object and collector layouts differ from release builds)",
+		set_why(why, cap,
+			"CPython %s at %s is a debug (Py_DEBUG) build: not supported "
+			"(its object and collector layouts differ from release builds)",
 			t->version_str, t->path);
 		return -ENOTSUP;
 	}
 	if (!py_version_supported(v) || !gc_layout_lookup(v->major, v->minor)) {
-		set_why(why, cap, "CPython %s at %s is not supported: pyobjlife supports 3.8 to 3.13",
+		set_why(why, cap,
+			"CPython %s at %s is not supported: pyobjlife supports 3.8 to 3.13",
 			t->version_str, t->path);
 		return -ENOTSUP;
 	}

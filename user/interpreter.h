@@ -19,22 +19,22 @@ struct discovery_opts {
 };
 
 struct py_target {
-	pid_t pid;                   /* 0 when only a binary was given */
-	char path[PATH_MAX];         /* the interpreter's ELF as the target sees it */
-	char open_path[PATH_MAX];    /* the same file as this process can open it */
-	char exe[PATH_MAX];          /* the process's executable (or the binary given) */
-	bool shared_lib;             /* libpython3.X.so rather than a static python3.X */
-	int elf_type;                /* ET_EXEC or ET_DYN */
+	pid_t pid;		  /* 0 when only a binary was given */
+	char path[PATH_MAX];	  /* the interpreter's ELF as the target sees it */
+	char open_path[PATH_MAX]; /* the same file as this process can open it */
+	char exe[PATH_MAX];	  /* the process's executable (or the binary given) */
+	bool shared_lib;	  /* libpython3.X.so rather than a static python3.X */
+	int elf_type;		  /* ET_EXEC or ET_DYN */
 	struct py_version version;
 	char version_str[32];
-	const char *version_source;  /* "Py_Version", "_Py_DebugOffsets", "Py_GetVersion", ... */
-	char abiflags[8];            /* "", "d" (debug), "t" (free-threaded), "m" (3.7-) */
+	const char *version_source; /* "Py_Version", "_Py_DebugOffsets", "Py_GetVersion", ... */
+	char abiflags[8];	    /* "", "d" (debug), "t" (free-threaded), "m" (3.7-) */
 	bool debug_build;
 	bool free_threaded;
-	bool bias_known;             /* load_bias is valid (a live process) */
-	uint64_t load_bias;          /* runtime address - link-time address */
-	char debug_file[PATH_MAX];   /* separate debug file found by build-id, "" if none */
-	char debug_note[192];        /* why there is none, or where it came from */
+	bool bias_known;	   /* load_bias is valid (a live process) */
+	uint64_t load_bias;	   /* runtime address - link-time address */
+	char debug_file[PATH_MAX]; /* separate debug file found by build-id, "" if none */
+	char debug_note[192];	   /* why there is none, or where it came from */
 	char build_id[41];
 };
 

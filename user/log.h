@@ -5,7 +5,7 @@
 #define PYOBJLIFE_LOG_H
 
 extern int log_verbosity; /* 0 default, 1 -v, 2 -vv (libbpf debug output) */
-extern int log_quiet;     /* --quiet: only errors */
+extern int log_quiet;	  /* --quiet: only errors */
 
 void pr_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void pr_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

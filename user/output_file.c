@@ -9,7 +9,7 @@
 
 static int describe_refusal(const char *path, const struct stat *st, char *why, size_t cap)
 {
-	const char *kind = S_ISLNK(st->st_mode)	 ? "a symbolic link"
+	const char *kind = S_ISLNK(st->st_mode)	   ? "a symbolic link"
 			   : S_ISDIR(st->st_mode)  ? "a directory"
 			   : S_ISFIFO(st->st_mode) ? "a FIFO"
 			   : S_ISCHR(st->st_mode)  ? "a character device"

@@ -111,7 +111,8 @@ static void find_collector(struct probe_plan *p, const struct elf_file *ef,
 		snprintf(p->collector.missing, sizeof(p->collector.missing),
 			 "%s is a static function: it needs the binary's symbol table or a debug "
 			 "file, and %s",
-			 base, dbg ? "neither has it" : "the binary is stripped with no debug file");
+			 base,
+			 dbg ? "neither has it" : "the binary is stripped with no debug file");
 }
 
 struct usdt_ctx {
@@ -340,7 +341,8 @@ void probe_plan_print(FILE *out, const struct probe_plan *p)
 	print_hook(out, &p->collector);
 	fprintf(out, "\ngc probes:    %s: %s\n", method_name(p->gc_method), p->gc_note);
 	if (p->gc_method != GC_METHOD_NONE)
-		fprintf(out, "attaches:     %d probe%s\n", p->n_probes, p->n_probes == 1 ? "" : "s");
+		fprintf(out, "attaches:     %d probe%s\n", p->n_probes,
+			p->n_probes == 1 ? "" : "s");
 }
 
 static json_t *site_json(const struct hook_site *s)
@@ -386,14 +388,14 @@ json_t *probe_plan_to_json(const struct probe_plan *p)
 	json_array_append_new(hooks, hook_json(&p->usdt_start));
 	json_array_append_new(hooks, hook_json(&p->usdt_done));
 	json_array_append_new(hooks, hook_json(&p->collector));
-	interp = json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s, s:b, s:b, s:s?, s:s, s:s?, s:b}",
-			   "path", t->path, "executable", t->exe, "python_version", t->version_str,
-			   "version_source", t->version_source, "shared_library", t->shared_lib,
-			   "build", t->debug_build ? "debug" : "release", "free_threaded",
-			   t->free_threaded, "debug_file_found", t->debug_file[0] != 0,
-			   "debug_file", t->debug_file[0] ? t->debug_file : NULL, "debug_file_note",
-			   t->debug_note, "build_id", t->build_id[0] ? t->build_id : NULL,
-			   "supported", ok);
+	interp =
+		json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s, s:b, s:b, s:s?, s:s, s:s?, s:b}", "path",
+			  t->path, "executable", t->exe, "python_version", t->version_str,
+			  "version_source", t->version_source, "shared_library", t->shared_lib,
+			  "build", t->debug_build ? "debug" : "release", "free_threaded",
+			  t->free_threaded, "debug_file_found", t->debug_file[0] != 0, "debug_file",
+			  t->debug_file[0] ? t->debug_file : NULL, "debug_file_note", t->debug_note,
+			  "build_id", t->build_id[0] ? t->build_id : NULL, "supported", ok);
 	if (interp && !ok)
 		json_object_set_new(interp, "unsupported_reason", json_string(why));
 	if (interp && t->pid)
@@ -406,13 +408,13 @@ json_t *probe_plan_to_json(const struct probe_plan *p)
 	if (j && p->layout)
 		json_object_set_new(j, "gc_layout",
 				    json_pack("{s:s, s:s}", "source", p->layout->source, "check",
-					      p->layout_note[0] ? p->layout_note : "no check "
-										  "available"));
+					      p->layout_note[0] ? p->layout_note
+								: "no check "
+								  "available"));
 	return j;
 }
 
-static void append_probe(json_t *arr, const char *hook, const char *kind,
-			 const struct hook_site *s)
+static void append_probe(json_t *arr, const char *hook, const char *kind, const struct hook_site *s)
 {
 	json_t *j = site_json(s);
 

@@ -22,17 +22,17 @@ enum hook_source {
 	HOOK_SRC_SYMTAB,    /* .symtab of the interpreter file */
 	HOOK_SRC_DYNSYM,    /* .dynsym of the interpreter file */
 	HOOK_SRC_DEBUGFILE, /* .symtab of the separate debug file */
-	HOOK_SRC_USDT,      /* a .note.stapsdt probe */
+	HOOK_SRC_USDT,	    /* a .note.stapsdt probe */
 };
 
 struct hook_site {
-	char symbol[96];   /* symbol name, or provider:probe for USDT */
+	char symbol[96]; /* symbol name, or provider:probe for USDT */
 	enum hook_source source;
-	uint64_t vaddr;    /* link-time address */
-	uint64_t offset;   /* file offset (what a uprobe takes) */
-	uint64_t size;     /* function or object size, 0 for USDT */
+	uint64_t vaddr;	 /* link-time address */
+	uint64_t offset; /* file offset (what a uprobe takes) */
+	uint64_t size;	 /* function or object size, 0 for USDT */
 	uint64_t semaphore;
-	char args[64];     /* USDT argument spec */
+	char args[64]; /* USDT argument spec */
 };
 
 struct hook {
@@ -40,12 +40,12 @@ struct hook {
 	const char *purpose; /* one phrase for the plan listing */
 	int n_sites;
 	struct hook_site sites[HOOK_MAX_SITES];
-	char missing[192];   /* why n_sites == 0 */
+	char missing[192]; /* why n_sites == 0 */
 };
 
 enum gc_method {
 	GC_METHOD_NONE,
-	GC_METHOD_USDT,   /* python:gc__start + python:gc__done */
+	GC_METHOD_USDT,	  /* python:gc__start + python:gc__done */
 	GC_METHOD_UPROBE, /* entry + return probes on the collector function */
 };
 
@@ -58,16 +58,16 @@ enum gc_preference {
 struct probe_plan {
 	struct py_target target;
 	const struct gc_layout *layout;
-	char layout_note[192];  /* cross-check result against _Py_DebugOffsets (3.13+) */
-	struct hook runtime;    /* _PyRuntime: the root of every pointer we follow */
+	char layout_note[192];	/* cross-check result against _Py_DebugOffsets (3.13+) */
+	struct hook runtime;	/* _PyRuntime: the root of every pointer we follow */
 	struct hook usdt_start; /* python:gc__start */
-	struct hook usdt_done;  /* python:gc__done */
-	struct hook collector;  /* collect / gc_collect_main and their compiler clones */
+	struct hook usdt_done;	/* python:gc__done */
+	struct hook collector;	/* collect / gc_collect_main and their compiler clones */
 	enum gc_method gc_method;
-	char gc_note[256];      /* why this method, or why none */
-	int n_probes;           /* probes attaching the plan makes */
-	bool symtab, dynsym;    /* which tables the interpreter file has */
-	size_t debug_symbols;   /* .symtab entries of the debug file, 0 if none */
+	char gc_note[256];    /* why this method, or why none */
+	int n_probes;	      /* probes attaching the plan makes */
+	bool symtab, dynsym;  /* which tables the interpreter file has */
+	size_t debug_symbols; /* .symtab entries of the debug file, 0 if none */
 };
 
 /*

@@ -37,8 +37,8 @@ static int parse_maps_line(char *line, struct proc_mapping *m)
 	char perms[8];
 	int path_at = 0;
 
-	if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset,
-		   &path_at) < 4 ||
+	if (sscanf(line, "%llx-%llx %7s %llx %*s %*s %n", &start, &end, perms, &offset, &path_at) <
+		    4 ||
 	    !path_at)
 		return -EINVAL;
 	m->start = start;

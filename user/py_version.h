@@ -10,7 +10,7 @@
 
 struct py_version {
 	int major, minor, micro;
-	char level;       /* 'a', 'b', 'c' (rc) or 'f' (final) */
+	char level; /* 'a', 'b', 'c' (rc) or 'f' (final) */
 	int serial;
 	bool micro_known; /* false when only the file name told us major.minor */
 };

@@ -13,10 +13,10 @@
 struct recording {
 	const struct probe_plan *plan;
 	pid_t pid;
-	const char *mode;       /* "full": every collection is traced */
+	const char *mode; /* "full": every collection is traced */
 	double duration_s;
 	const char *end_reason; /* "duration elapsed", "interrupted", "target exited" */
-	char started_at[40];    /* ISO 8601, UTC */
+	char started_at[40];	/* ISO 8601, UTC */
 	struct gc_recording gc;
 	/* the target's own generation_stats at attach and at the end, when readable */
 	bool have_stats_start, have_stats_end;

@@ -52,14 +52,14 @@ static json_t *generations_json(const struct gc_recording *g)
 	for (int i = 0; i < PYOBJLIFE_NUM_GENERATIONS; i++) {
 		const struct gc_gen_agg *a = &g->agg.gen[i];
 
-		json_array_append_new(
-			arr, json_pack("{s:i, s:I, s:I, s:I, s:{s:I, s:I, s:o}}", "generation", i,
-				       "collections", (json_int_t)a->collections, "collected",
-				       (json_int_t)a->collected, "uncollectable",
-				       (json_int_t)a->uncollectable, "pause_ns", "total",
-				       (json_int_t)a->pause_total_ns, "max",
-				       (json_int_t)a->pause_max_ns, "log2_histogram",
-				       histogram_json(a->pause_hist)));
+		json_array_append_new(arr, json_pack("{s:i, s:I, s:I, s:I, s:{s:I, s:I, s:o}}",
+						     "generation", i, "collections",
+						     (json_int_t)a->collections, "collected",
+						     (json_int_t)a->collected, "uncollectable",
+						     (json_int_t)a->uncollectable, "pause_ns",
+						     "total", (json_int_t)a->pause_total_ns, "max",
+						     (json_int_t)a->pause_max_ns, "log2_histogram",
+						     histogram_json(a->pause_hist)));
 	}
 	return arr;
 }
@@ -71,13 +71,13 @@ static json_t *timeline_json(const struct gc_recording *g)
 	for (size_t i = 0; i < g->n_collections; i++) {
 		const struct gc_collection *c = &g->collections[i];
 
-		json_array_append_new(arr, json_pack("{s:I, s:i, s:I, s:I, s:I, s:[i,i,i]}", "t_ns",
-						     (json_int_t)c->t_ns, "generation",
-						     c->generation, "pause_ns",
-						     (json_int_t)c->pause_ns, "collected",
-						     (json_int_t)c->collected, "uncollectable",
-						     (json_int_t)c->uncollectable, "counts_before",
-						     c->counts[0], c->counts[1], c->counts[2]));
+		json_array_append_new(arr,
+				      json_pack("{s:I, s:i, s:I, s:I, s:I, s:[i,i,i]}", "t_ns",
+						(json_int_t)c->t_ns, "generation", c->generation,
+						"pause_ns", (json_int_t)c->pause_ns, "collected",
+						(json_int_t)c->collected, "uncollectable",
+						(json_int_t)c->uncollectable, "counts_before",
+						c->counts[0], c->counts[1], c->counts[2]));
 	}
 	return arr;
 }
@@ -94,10 +94,10 @@ static json_t *diagnostics_json(const struct gc_recording *g)
 			 (json_int_t)g->timeline_dropped, "malformed_records",
 			 (json_int_t)g->malformed, "read_errors", (json_int_t)g->agg.read_errors,
 			 "collections_before_interpreter_ready", (json_int_t)g->agg.not_ready,
-			 "unmatched_ends", (json_int_t)g->agg.unmatched_ends, "empty_collector_calls",
-			 (json_int_t)g->agg.empty, "generation_argument_mismatches",
-			 (json_int_t)g->agg.gen_mismatch, "inflight_map_full",
-			 (json_int_t)g->agg.inflight_full);
+			 "unmatched_ends", (json_int_t)g->agg.unmatched_ends,
+			 "empty_collector_calls", (json_int_t)g->agg.empty,
+			 "generation_argument_mismatches", (json_int_t)g->agg.gen_mismatch,
+			 "inflight_map_full", (json_int_t)g->agg.inflight_full);
 }
 
 static json_t *target_check_json(const struct recording *r)
@@ -108,16 +108,16 @@ static json_t *target_check_json(const struct recording *r)
 		return json_null();
 	delta = json_array();
 	for (int i = 0; i < PYOBJLIFE_NUM_GENERATIONS; i++)
-		json_array_append_new(
-			delta,
-			json_pack("{s:I, s:I, s:I}", "collections",
-				  (json_int_t)(r->stats_end[i].collections -
-					       r->stats_start[i].collections),
-				  "collected",
-				  (json_int_t)(r->stats_end[i].collected - r->stats_start[i].collected),
-				  "uncollectable",
-				  (json_int_t)(r->stats_end[i].uncollectable -
-					       r->stats_start[i].uncollectable)));
+		json_array_append_new(delta,
+				      json_pack("{s:I, s:I, s:I}", "collections",
+						(json_int_t)(r->stats_end[i].collections -
+							     r->stats_start[i].collections),
+						"collected",
+						(json_int_t)(r->stats_end[i].collected -
+							     r->stats_start[i].collected),
+						"uncollectable",
+						(json_int_t)(r->stats_end[i].uncollectable -
+							     r->stats_start[i].uncollectable)));
 	return json_pack("{s:s, s:o, s:b}", "source",
 			 "the target's generation_stats read at attach and at the end",
 			 "generation_stats_delta", delta, "agrees",
@@ -169,7 +169,8 @@ bool recording_agrees_with_target(const struct recording *r)
 
 		if ((int64_t)a->collections !=
 			    r->stats_end[i].collections - r->stats_start[i].collections ||
-		    (int64_t)a->collected != r->stats_end[i].collected - r->stats_start[i].collected ||
+		    (int64_t)a->collected !=
+			    r->stats_end[i].collected - r->stats_start[i].collected ||
 		    (int64_t)a->uncollectable !=
 			    r->stats_end[i].uncollectable - r->stats_start[i].uncollectable)
 			return false;

@@ -22,8 +22,9 @@ void gc_collection_print(FILE *out, const struct gc_collection *c)
 	char pause[32];
 
 	format_ns(c->pause_ns, pause, sizeof(pause));
-	fprintf(out, "%10.3fs  gen %d  pause %10s  collected %8ld  uncollectable %4ld  "
-		     "counts %d/%d/%d\n",
+	fprintf(out,
+		"%10.3fs  gen %d  pause %10s  collected %8ld  uncollectable %4ld  "
+		"counts %d/%d/%d\n",
 		c->t_ns / 1e9, c->generation, pause, (long)c->collected, (long)c->uncollectable,
 		c->counts[0], c->counts[1], c->counts[2]);
 }
@@ -104,8 +105,9 @@ void recording_write_text(FILE *out, const struct recording *r)
 			recording_agrees_with_target(r) ? "moved exactly as recorded"
 							: "DISAGREE with the recording");
 	if (lost)
-		fprintf(out, "\nwarning: %lu collection records lost (timeline incomplete; the "
-			     "per-generation totals above are still exact)\n",
+		fprintf(out,
+			"\nwarning: %lu collection records lost (timeline incomplete; the "
+			"per-generation totals above are still exact)\n",
 			(unsigned long)lost);
 }
 

@@ -15,7 +15,7 @@ struct spawned {
 	pid_t pid;
 	int go_fd; /* write end of the pipe the child waits on */
 	bool exited;
-	int status;  /* wait status once exited */
+	int status; /* wait status once exited */
 };
 
 /* 0 or -errno. */

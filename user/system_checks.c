@@ -17,7 +17,7 @@
 #define CAP_BPF 39
 #endif
 
-#define SYSFS_BTF "/sys/kernel/btf/vmlinux"
+#define SYSFS_BTF  "/sys/kernel/btf/vmlinux"
 #define UPROBE_PMU "/sys/bus/event_source/devices/uprobe/type"
 
 static bool has_cap(const struct __user_cap_data_struct *d, int cap)

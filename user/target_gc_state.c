@@ -27,8 +27,9 @@ int target_read_gc_state(const struct probe_plan *p, struct gc_state_snapshot *s
 	for (int i = 0; i < PYOBJLIFE_NUM_GENERATIONS; i++) {
 		int32_t pair[2];
 
-		r = proc_read_mem(t->pid, gc + l->generations_off + (uint64_t)i * l->gen_stride +
-						  l->gen_threshold_off,
+		r = proc_read_mem(t->pid,
+				  gc + l->generations_off + (uint64_t)i * l->gen_stride +
+					  l->gen_threshold_off,
 				  pair, sizeof(pair));
 		if (r)
 			return r;

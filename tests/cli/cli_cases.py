@@ -243,6 +243,50 @@ def case_probes_pid():
     with_sleeper(pyenv_python("3.12"), check)
 
 
+def case_end_conditions():
+    """SIGTERM, the target's exit and -d each end a recording with exit 0 and a
+    complete JSON file."""
+    need_root()
+    python = pyenv_python("3.12")
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "rec.json")
+
+        def recorded(rec, reason):
+            try:
+                rc = rec.wait(60)
+            except subprocess.TimeoutExpired:
+                rec.kill()
+                fail(f"pyobjlife did not stop ({reason})")
+            err = rec.stderr.read()
+            if rc != 0:
+                fail(f"{reason}: exit {rc}: {err}")
+            got = json.load(open(out))["end_reason"]
+            if got != reason:
+                fail(f"end_reason {got!r}, expected {reason!r}")
+            print(f"PASS: {reason}: exit 0, JSON written")
+
+        def attach(pid, *extra):
+            rec = subprocess.Popen([PYOBJLIFE, "record", "-p", str(pid), "-o", out] +
+                                   list(extra), stderr=subprocess.PIPE, text=True)
+            if "attached" not in rec.stderr.readline():
+                fail("no attached line")
+            return rec
+
+        def sigterm(pid):
+            rec = attach(pid)
+            rec.send_signal(signal.SIGTERM)
+            recorded(rec, "interrupted")
+
+        with_sleeper(python, sigterm)
+        with_sleeper(python, lambda pid: recorded(attach(pid, "-d", "0.5"),
+                                                  "duration elapsed"))
+        t = start_sleeper(python)
+        rec = attach(t.pid)
+        t.kill()
+        t.wait()
+        recorded(rec, "target exited")
+
+
 GC_LIVE = """
 import gc, sys
 gc.disable()
@@ -303,6 +347,7 @@ CASES = {
     "probes-json": case_probes_json,
     "probes-pid": case_probes_pid,
     "gc-live": case_gc_live,
+    "end-conditions": case_end_conditions,
 }
 
 if __name__ == "__main__":

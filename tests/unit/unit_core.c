@@ -45,27 +45,26 @@ static void test_interpreter_names(void **state)
 	char abi[8];
 
 	(void)state;
-	assert_int_equal(py_parse_interpreter_name("libpython3.12.so.1.0", &major, &minor, abi,
-						   sizeof(abi)),
-			 0);
+	assert_int_equal(
+		py_parse_interpreter_name("libpython3.12.so.1.0", &major, &minor, abi, sizeof(abi)),
+		0);
 	assert_int_equal(minor, 12);
 	assert_string_equal(abi, "");
-	assert_int_equal(py_parse_interpreter_name("libpython3.7m.so.1.0", &major, &minor, abi,
-						   sizeof(abi)),
-			 0);
+	assert_int_equal(
+		py_parse_interpreter_name("libpython3.7m.so.1.0", &major, &minor, abi, sizeof(abi)),
+		0);
 	assert_string_equal(abi, "m");
-	assert_int_equal(py_parse_interpreter_name("python3.13t", &major, &minor, abi,
-						   sizeof(abi)),
+	assert_int_equal(py_parse_interpreter_name("python3.13t", &major, &minor, abi, sizeof(abi)),
 			 0);
 	assert_string_equal(abi, "t");
-	assert_int_equal(py_parse_interpreter_name("libpython3.so", &major, &minor, abi,
-						   sizeof(abi)),
-			 -EINVAL);
+	assert_int_equal(
+		py_parse_interpreter_name("libpython3.so", &major, &minor, abi, sizeof(abi)),
+		-EINVAL);
 	assert_int_equal(py_parse_interpreter_name("python3", &major, &minor, abi, sizeof(abi)),
 			 -EINVAL);
-	assert_int_equal(py_parse_interpreter_name("python3.11-config", &major, &minor, abi,
-						   sizeof(abi)),
-			 -EINVAL);
+	assert_int_equal(
+		py_parse_interpreter_name("python3.11-config", &major, &minor, abi, sizeof(abi)),
+		-EINVAL);
 }
 
 static void put_u64(unsigned char *b, size_t off, uint64_t v)
@@ -100,10 +99,16 @@ static void test_debug_offsets_cross_check(void **state)
 
 static struct gc_event event(int gen, uint64_t t, uint64_t pause, int64_t coll, int64_t unc)
 {
-	struct gc_event e = { .kind = EV_GC_COLLECTION, .tgid = 42, .t_start_ns = t,
-			      .pause_ns = pause, .collected = coll, .uncollectable = unc,
-			      .generation = gen, .gen_hint = PYOBJLIFE_GEN_UNKNOWN,
-			      .counts = { 701, 3, 1 }, .thresholds = { 700, 10, 10 } };
+	struct gc_event e = { .kind = EV_GC_COLLECTION,
+			      .tgid = 42,
+			      .t_start_ns = t,
+			      .pause_ns = pause,
+			      .collected = coll,
+			      .uncollectable = unc,
+			      .generation = gen,
+			      .gen_hint = PYOBJLIFE_GEN_UNKNOWN,
+			      .counts = { 701, 3, 1 },
+			      .thresholds = { 700, 10, 10 } };
 	return e;
 }
 
@@ -143,8 +148,12 @@ static void test_recording_timeline_and_losses(void **state)
 static void test_json_contract(void **state)
 {
 	struct probe_plan *plan = calloc(1, sizeof(*plan));
-	struct recording rec = { .plan = plan, .pid = 42, .mode = "full", .duration_s = 1.5,
-				 .end_reason = "interrupted", .started_at = "2026-11-21T00:00:00Z" };
+	struct recording rec = { .plan = plan,
+				 .pid = 42,
+				 .mode = "full",
+				 .duration_s = 1.5,
+				 .end_reason = "interrupted",
+				 .started_at = "2026-11-21T00:00:00Z" };
 	struct gc_event e = event(0, 2000, 1500, 30, 2);
 	json_t *j, *g0, *hist;
 	char *text;
@@ -165,9 +174,9 @@ static void test_json_contract(void **state)
 
 	j = recording_to_json(&rec);
 	assert_non_null(j);
-	assert_string_equal(json_string_value(json_object_get(json_object_get(j, "target"),
-							      "python_version")),
-			    "3.12.1");
+	assert_string_equal(
+		json_string_value(json_object_get(json_object_get(j, "target"), "python_version")),
+		"3.12.1");
 	assert_string_equal(json_string_value(json_object_get(j, "mode")), "full");
 	assert_int_equal(json_integer_value(json_object_get(j, "lost_events")), 0);
 	g0 = json_array_get(json_object_get(json_object_get(j, "gc"), "generations"), 0);
