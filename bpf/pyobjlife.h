@@ -68,6 +68,14 @@ struct gc_agg {
 	__u64 empty;	      /* collector returned without collecting (already running) */
 	__u64 gen_mismatch;   /* probe's generation argument disagreed with the stats */
 	__u64 inflight_full;  /* no room to remember a started collection */
+	/*
+	 * The interpreter's own counters before the first and after the last recorded
+	 * collection: if no collection was missed in between, their difference equals
+	 * the sum of what was recorded (the recording's self-check).
+	 */
+	struct py_gen_stats first_before[PYOBJLIFE_NUM_GENERATIONS];
+	struct py_gen_stats last_after[PYOBJLIFE_NUM_GENERATIONS];
+	__u64 recorded; /* collections accounted, so first_before is valid when > 0 */
 };
 
 enum pyobjlife_event_kind {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "bpf_session.h"
@@ -21,8 +22,14 @@ int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 		pr_err("failed to open the BPF object: %s", strerror(-err));
 		return err;
 	}
-	if (o->ringbuf_bytes)
-		bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_bytes);
+	if (o->ringbuf_bytes) {
+		err = bpf_map__set_max_entries(s->skel->maps.events, o->ringbuf_bytes);
+		if (err) {
+			pr_err("cannot size the ring buffer: %s", strerror(-err));
+			return err;
+		}
+	}
+	s->skel->rodata->ringbuf_wakeup_bytes = bpf_map__max_entries(s->skel->maps.events) / 4;
 	err = pyobjlife_bpf__load(s->skel);
 	if (err) {
 		pr_err("failed to load the BPF programs: %s (run with -vv for the verifier log)",
@@ -91,15 +98,16 @@ static int attach_usdt(struct bpf_session *s, pid_t pid, const struct probe_plan
 	const char *bin = p->target.open_path;
 	int err;
 
+	/* ends first: every start the programs see then has its end in place */
 	err = keep_link(s,
-			bpf_program__attach_usdt(s->skel->progs.usdt__gc_start, pid, bin, "python",
-						 "gc__start", NULL),
-			"USDT python:gc__start", bin);
+			bpf_program__attach_usdt(s->skel->progs.usdt__gc_done, pid, bin, "python",
+						 "gc__done", NULL),
+			"USDT python:gc__done", bin);
 	if (!err)
 		err = keep_link(s,
-				bpf_program__attach_usdt(s->skel->progs.usdt__gc_done, pid, bin,
-							 "python", "gc__done", NULL),
-				"USDT python:gc__done", bin);
+				bpf_program__attach_usdt(s->skel->progs.usdt__gc_start, pid, bin,
+							 "python", "gc__start", NULL),
+				"USDT python:gc__start", bin);
 	return err ? err : 2;
 }
 
@@ -114,17 +122,18 @@ static int attach_collector(struct bpf_session *s, pid_t pid, const struct probe
 		LIBBPF_OPTS(bpf_uprobe_opts, entry, .bpf_cookie = site->vaddr);
 		LIBBPF_OPTS(bpf_uprobe_opts, ret, .retprobe = true);
 
-		err = keep_link(s,
-				bpf_program__attach_uprobe_opts(s->skel->progs.uprobe__gc_collect,
-								pid, bin, site->offset, &entry),
-				site->symbol, bin);
-		if (err)
-			return err;
+		/* the return probe first, for the same reason as attach_usdt */
 		err = keep_link(
 			s,
 			bpf_program__attach_uprobe_opts(s->skel->progs.uretprobe__gc_collect, pid,
 							bin, site->offset, &ret),
 			site->symbol, bin);
+		if (err)
+			return err;
+		err = keep_link(s,
+				bpf_program__attach_uprobe_opts(s->skel->progs.uprobe__gc_collect,
+								pid, bin, site->offset, &entry),
+				site->symbol, bin);
 		if (err)
 			return err;
 		n += 2;
@@ -168,6 +177,26 @@ int bpf_session_read_agg(struct bpf_session *s, pid_t pid, struct gc_agg *out)
 	__u32 key = (__u32)pid;
 
 	return bpf_map__lookup_elem(s->skel->maps.gc_aggs, &key, sizeof(key), out, sizeof(*out), 0);
+}
+
+static bool collections_in_flight(struct bpf_session *s)
+{
+	int fd = bpf_map__fd(s->skel->maps.gc_inflight);
+	__u32 key;
+
+	return bpf_map_get_next_key(fd, NULL, &key) == 0;
+}
+
+void bpf_session_stop(struct bpf_session *s)
+{
+	struct timespec tick = { .tv_nsec = 5 * 1000 * 1000 };
+
+	if (!s->skel)
+		return;
+	s->skel->bss->stopping = 1;
+	/* let running collections end; a start whose end never came is stale: stop waiting */
+	for (int i = 0; i < 40 && collections_in_flight(s); i++)
+		nanosleep(&tick, NULL);
 }
 
 void bpf_session_detach(struct bpf_session *s)

@@ -42,6 +42,8 @@ int bpf_session_ringbuf(struct bpf_session *s, int (*fn)(void *ctx, void *data, 
 
 int bpf_session_read_agg(struct bpf_session *s, pid_t pid, struct gc_agg *out);
 
+/* Take no new collections and let running ones finish (bounded wait). */
+void bpf_session_stop(struct bpf_session *s);
 /* Remove every probe; the maps stay readable. */
 void bpf_session_detach(struct bpf_session *s);
 void bpf_session_close(struct bpf_session *s);

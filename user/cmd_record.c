@@ -51,6 +51,9 @@ static int install_signal_handlers(void)
 	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
 	    sigaction(SIGHUP, &sa, NULL))
 		return -errno;
+	/* a launched command that died before its release must not kill us through its pipe */
+	if (signal(SIGPIPE, SIG_IGN) == SIG_ERR)
+		return -errno;
 	return 0;
 }
 
@@ -142,6 +145,7 @@ static int check_environment(const struct cli *c)
 	return 0;
 }
 
+/* Thresholds and counts as the target has them now (an attached, initialised target). */
 static void read_start_state(struct session *s)
 {
 	struct gc_state_snapshot snap;
@@ -153,19 +157,22 @@ static void read_start_state(struct session *s)
 	memcpy(g->counts_at_start, snap.counts, sizeof(g->counts_at_start));
 	g->thresholds_known = true;
 	g->thresholds_source = "target memory at attach";
-	memcpy(s->rec.stats_start, snap.stats, sizeof(snap.stats));
-	s->rec.have_stats_start = true;
 }
 
-static void read_end_state(struct session *s)
+/*
+ * The self-check compares what was recorded with the interpreter's own counters
+ * as the probes read them before the first and after the last collection, so
+ * attach and detach timing cannot make it disagree; only a missed collection can.
+ */
+static void take_self_check(struct session *s)
 {
-	struct gc_state_snapshot snap;
+	const struct gc_agg *a = &s->rec.gc.agg;
 
-	if (s->launched || !s->rec.have_stats_start ||
-	    proc_state(s->plan.target.pid) != PROC_ALIVE || target_read_gc_state(&s->plan, &snap))
+	if (!a->recorded)
 		return;
-	memcpy(s->rec.stats_end, snap.stats, sizeof(snap.stats));
-	s->rec.have_stats_end = true;
+	memcpy(s->rec.stats_start, a->first_before, sizeof(s->rec.stats_start));
+	memcpy(s->rec.stats_end, a->last_after, sizeof(s->rec.stats_end));
+	s->rec.have_stats_start = s->rec.have_stats_end = true;
 }
 
 static void announce(const struct session *s, int probes)
@@ -206,7 +213,8 @@ static int attach(struct session *s)
 	read_start_state(s);
 	announce(s, probes);
 	if (s->launched && spawn_release(&s->child)) {
-		pr_err("cannot release the launched command: %s", strerror(errno));
+		pr_err("the launched command %s exited before it could start",
+		       s->cli->command_argv[0]);
 		return EXIT_RUNTIME;
 	}
 	return 0;
@@ -229,8 +237,11 @@ static int run_until_stopped(struct session *s)
 
 	s->pidfd = s->launched ? -1 : (int)syscall(SYS_pidfd_open, s->rec.pid, 0);
 	for (;;) {
+		/* the BPF side wakes us only when the ring fills: drain it every interval */
 		int err = ring_buffer__poll(s->bpf.rb, POLL_INTERVAL_MS);
 
+		if (err >= 0)
+			err = ring_buffer__consume(s->bpf.rb);
 		if (err < 0 && err != -EINTR) {
 			pr_err("ring buffer poll failed: %s", strerror(-err));
 			return EXIT_RUNTIME;
@@ -255,13 +266,15 @@ static int run_until_stopped(struct session *s)
 
 static void finish(struct session *s)
 {
+	/* the recording ends here; detaching uprobes takes ~100 ms each and is not part of it */
+	bpf_session_stop(&s->bpf);
+	s->rec.duration_s = (monotonic_ns() - s->rec.gc.t0_ns) / 1e9;
 	bpf_session_detach(&s->bpf);
-	read_end_state(s);
 	/* records submitted before the detach are still in the ring */
 	ring_buffer__consume(s->bpf.rb);
 	if (bpf_session_read_agg(&s->bpf, s->rec.pid, &s->rec.gc.agg))
 		pr_warn("cannot read the per-generation aggregates: %s", strerror(errno));
-	s->rec.duration_s = (monotonic_ns() - s->rec.gc.t0_ns) / 1e9;
+	take_self_check(s);
 	if (s->launched && s->child.exited && WIFEXITED(s->child.status) &&
 	    WEXITSTATUS(s->child.status) == 127 && !gc_recording_total_collections(&s->rec.gc))
 		pr_warn("the launched command exited with status 127 (could it run?)");
@@ -279,41 +292,49 @@ static void warn_about_losses(const struct session *s)
 		pr_warn("%lu collections could not be read from the target's memory",
 			(unsigned long)g->agg.read_errors);
 	if (s->rec.have_stats_end && !recording_agrees_with_target(&s->rec))
-		pr_warn("the target's own gc counters moved differently from what the probes saw "
-			"(a collection was running at attach or detach?)");
+		pr_warn("the target's own gc counters moved by more than the probes recorded: "
+			"collections were missed (see \"diagnostics\" in the JSON)");
 }
 
 static int write_output(struct session *s)
 {
 	const char *path = s->cli->output;
+	struct output_file *file = NULL;
 	char why[512];
 	FILE *out = stdout;
 	int err = 0;
 
 	if (path) {
-		out = output_file_open(path, why, sizeof(why));
-		if (!out) {
+		file = output_file_open(path, why, sizeof(why));
+		if (!file) {
 			pr_err("%s", why);
 			return EXIT_OUTPUT;
 		}
+		out = file->stream;
 	}
 	if (s->format == FORMAT_JSON)
 		err = recording_write_json(out, &s->rec);
 	else
 		recording_write_text(out, &s->rec);
-	if (path) {
-		int cerr = output_file_close(out);
-
-		if (err || cerr) {
-			pr_err("failed to write %s: %s", path, strerror(cerr ? -cerr : EIO));
+	if (!path) {
+		if (err || fflush(stdout)) {
+			pr_err("failed to write the report to stdout");
 			return EXIT_OUTPUT;
 		}
-		if (!log_quiet)
-			recording_write_summary(stderr, &s->rec, path);
-	} else if (err || fflush(stdout)) {
-		pr_err("failed to write the report to stdout");
+		return 0;
+	}
+	if (err) {
+		/* keep whatever the path held rather than a truncated recording */
+		output_file_discard(file);
+		pr_err("failed to encode the recording for %s", path);
 		return EXIT_OUTPUT;
 	}
+	if (output_file_commit(file, why, sizeof(why))) {
+		pr_err("%s", why);
+		return EXIT_OUTPUT;
+	}
+	if (!log_quiet)
+		recording_write_summary(stderr, &s->rec, path);
 	return 0;
 }
 
@@ -355,7 +376,8 @@ int cmd_record(const struct cli *c)
 		warn_about_losses(s);
 		rc = write_output(s);
 	}
-	if (s->child.pid > 0 && !s->child.exited && rc)
+	/* a held child never ran: end it; a released one is the user's and keeps running */
+	if (s->child.pid > 0 && s->child.go_fd >= 0)
 		spawn_abort(&s->child);
 	bpf_session_close(&s->bpf);
 	gc_recording_free(&s->rec.gc);

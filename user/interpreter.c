@@ -326,7 +326,18 @@ static int compute_bias(struct py_target *t)
 	return 0;
 }
 
-static int read_exe_link(pid_t pid, char *out, size_t cap)
+static bool strip_deleted(char *path)
+{
+	size_t n = strlen(path);
+
+	if (n > 10 && !strcmp(path + n - 10, " (deleted)")) {
+		path[n - 10] = 0;
+		return true;
+	}
+	return false;
+}
+
+static int read_exe_link(pid_t pid, char *out, size_t cap, bool *deleted)
 {
 	char link[64];
 	ssize_t n;
@@ -336,9 +347,7 @@ static int read_exe_link(pid_t pid, char *out, size_t cap)
 	if (n < 0)
 		return -errno;
 	out[n] = 0;
-	/* an unlinked or replaced executable still maps; drop the marker */
-	if (n > 10 && !strcmp(out + n - 10, " (deleted)"))
-		out[n - 10] = 0;
+	*deleted = strip_deleted(out);
 	return 0;
 }
 
@@ -347,6 +356,7 @@ int py_target_from_pid(pid_t pid, const struct discovery_opts *o, struct py_targ
 {
 	struct map_search s = { .pid = pid };
 	enum proc_state st = proc_state(pid);
+	bool exe_deleted = false;
 	int r;
 
 	memset(t, 0, sizeof(*t));
@@ -359,7 +369,7 @@ int py_target_from_pid(pid_t pid, const struct discovery_opts *o, struct py_targ
 		set_why(why, cap, "process %d has exited (zombie): nothing to attach to", (int)pid);
 		return -ESRCH;
 	}
-	r = read_exe_link(pid, t->exe, sizeof(t->exe));
+	r = read_exe_link(pid, t->exe, sizeof(t->exe), &exe_deleted);
 	if (r) {
 		set_why(why, cap, "cannot read /proc/%d/exe: %s", (int)pid, strerror(-r));
 		return r == -ENOENT ? -ESRCH : -EACCES;
@@ -370,6 +380,15 @@ int py_target_from_pid(pid_t pid, const struct discovery_opts *o, struct py_targ
 		return r == -ENOENT ? -ESRCH : -EACCES;
 	}
 	snprintf(t->path, sizeof(t->path), "%s", s.found ? s.libpython : t->exe);
+	if (s.found ? strip_deleted(t->path) : exe_deleted) {
+		/* the file on disk is another one now: probes placed in it would never fire */
+		set_why(why, cap,
+			"%s was deleted or replaced after process %d started it (a "
+			"package upgrade?): its probes cannot be placed; restart the process "
+			"to profile it",
+			t->path, (int)pid);
+		return -ENOTSUP;
+	}
 	r = proc_host_path(pid, t->path, t->open_path, sizeof(t->open_path));
 	if (r) {
 		set_why(why, cap, "path too long: %s", t->path);

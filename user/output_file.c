@@ -2,107 +2,115 @@
 /* Copyright (c) 2026 The pyobjlife authors */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "output_file.h"
 
-static int describe_refusal(const char *path, const struct stat *st, char *why, size_t cap)
+static const char *file_kind(mode_t mode)
 {
-	const char *kind = S_ISLNK(st->st_mode)	   ? "a symbolic link"
-			   : S_ISDIR(st->st_mode)  ? "a directory"
-			   : S_ISFIFO(st->st_mode) ? "a FIFO"
-			   : S_ISCHR(st->st_mode)  ? "a character device"
-			   : S_ISBLK(st->st_mode)  ? "a block device"
-			   : S_ISSOCK(st->st_mode) ? "a socket"
-						   : "not a regular file";
+	return S_ISLNK(mode)	? "a symbolic link"
+	       : S_ISDIR(mode)	? "a directory"
+	       : S_ISFIFO(mode) ? "a FIFO"
+	       : S_ISCHR(mode)	? "a character device"
+	       : S_ISBLK(mode)	? "a block device"
+	       : S_ISSOCK(mode) ? "a socket"
+				: "not a regular file";
+}
 
-	snprintf(why, cap, "refusing to write %s: it is %s", path, kind);
-	return S_ISLNK(st->st_mode) ? -ELOOP : -EINVAL;
+/* 0 if `path` is absent or a regular file; otherwise the refusal, explained. */
+static int check_target(const char *path, char *why, size_t cap)
+{
+	struct stat st;
+
+	if (lstat(path, &st)) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(why, cap, "cannot write %s: %s", path, strerror(errno));
+		return -errno;
+	}
+	if (S_ISREG(st.st_mode))
+		return 0;
+	snprintf(why, cap, "refusing to write %s: it is %s", path, file_kind(st.st_mode));
+	return S_ISLNK(st.st_mode) ? -ELOOP : -EINVAL;
+}
+
+static char *dir_of(const char *path)
+{
+	char *copy = strdup(path), *d;
+
+	if (!copy)
+		return NULL;
+	d = strdup(dirname(copy));
+	free(copy);
+	return d;
 }
 
 int output_file_precheck(const char *path, char *why, size_t cap)
 {
-	char dir[4096], *slash;
-	struct stat st;
+	char *dir;
+	int r = check_target(path, why, cap);
 
-	if (!lstat(path, &st)) {
-		if (!S_ISREG(st.st_mode))
-			return describe_refusal(path, &st, why, cap);
-		if (access(path, W_OK)) {
-			snprintf(why, cap, "cannot write %s: %s", path, strerror(errno));
-			return -errno;
-		}
-		return 0;
-	}
-	if (errno != ENOENT) {
-		snprintf(why, cap, "cannot write %s: %s", path, strerror(errno));
-		return -errno;
-	}
-	snprintf(dir, sizeof(dir), "%s", path);
-	slash = strrchr(dir, '/');
-	if (!slash)
-		snprintf(dir, sizeof(dir), ".");
-	else if (slash == dir)
-		dir[1] = 0;
-	else
-		*slash = 0;
+	if (r)
+		return r;
+	dir = dir_of(path);
+	if (!dir)
+		return -ENOMEM;
 	if (access(dir, W_OK | X_OK)) {
+		r = -errno;
 		snprintf(why, cap, "cannot create %s: %s", path, strerror(errno));
-		return -errno;
 	}
-	return 0;
+	free(dir);
+	return r;
 }
 
-FILE *output_file_open(const char *path, char *why, size_t cap)
+static void output_file_free(struct output_file *o)
 {
-	struct stat st;
-	FILE *f;
+	free(o->path);
+	free(o->tmp);
+	free(o);
+}
+
+struct output_file *output_file_open(const char *path, char *why, size_t cap)
+{
+	struct output_file *o = calloc(1, sizeof(*o));
+	char *dir = dir_of(path), *base = strdup(path);
 	int fd, err;
 
-	/* O_NOFOLLOW refuses a final symlink, O_NONBLOCK keeps a FIFO from hanging us */
-	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC, 0644);
-	if (fd < 0) {
-		err = errno;
-		if (err == ELOOP || err == ENXIO) {
-			if (!lstat(path, &st))
-				describe_refusal(path, &st, why, cap);
-			else
-				snprintf(why, cap, "refusing to write %s: %s", path, strerror(err));
-		} else {
-			snprintf(why, cap, "cannot open %s: %s", path, strerror(err));
+	if (!o || !dir || !base || asprintf(&o->tmp, "%s/.%s.XXXXXX", dir, basename(base)) < 0) {
+		free(dir);
+		free(base);
+		free(o);
+		snprintf(why, cap, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	free(dir);
+	free(base);
+	o->path = strdup(path);
+	/* mkstemp: O_CREAT|O_EXCL, so nothing planted at the name can be followed */
+	fd = o->path ? mkostemp(o->tmp, O_CLOEXEC) : -1;
+	if (fd < 0 || fchmod(fd, 0644) || !(o->stream = fdopen(fd, "w"))) {
+		err = o->path ? errno : ENOMEM;
+		snprintf(why, cap, "cannot create a file next to %s: %s", path, strerror(err));
+		if (fd >= 0) {
+			close(fd);
+			unlink(o->tmp);
 		}
+		output_file_free(o);
 		errno = err;
 		return NULL;
 	}
-	if (fstat(fd, &st) || !S_ISREG(st.st_mode)) {
-		err = EINVAL;
-		describe_refusal(path, &st, why, cap);
-		close(fd);
-		errno = err;
-		return NULL;
-	}
-	if (ftruncate(fd, 0) || fcntl(fd, F_SETFL, 0)) {
-		err = errno;
-		snprintf(why, cap, "cannot truncate %s: %s", path, strerror(err));
-		close(fd);
-		errno = err;
-		return NULL;
-	}
-	f = fdopen(fd, "w");
-	if (!f) {
-		err = errno;
-		snprintf(why, cap, "cannot open %s: %s", path, strerror(err));
-		close(fd);
-		errno = err;
-	}
-	return f;
+	return o;
 }
 
-int output_file_close(FILE *f)
+int output_stream_close(FILE *f)
 {
 	int err = 0;
 
+	/* an earlier failed write left the stream's error flag and, usually, its errno */
 	if (fflush(f) || ferror(f))
 		err = errno ? -errno : -EIO;
 	if (!err && fsync(fileno(f)) && errno != EINVAL)
@@ -110,4 +118,29 @@ int output_file_close(FILE *f)
 	if (fclose(f) && !err)
 		err = -errno;
 	return err;
+}
+
+int output_file_commit(struct output_file *o, char *why, size_t cap)
+{
+	int err = output_stream_close(o->stream);
+
+	if (err)
+		snprintf(why, cap, "failed to write %s: %s", o->path, strerror(-err));
+	else
+		err = check_target(o->path, why, cap);
+	if (!err && rename(o->tmp, o->path)) {
+		err = -errno;
+		snprintf(why, cap, "cannot move the output into %s: %s", o->path, strerror(errno));
+	}
+	if (err)
+		unlink(o->tmp);
+	output_file_free(o);
+	return err;
+}
+
+void output_file_discard(struct output_file *o)
+{
+	fclose(o->stream);
+	unlink(o->tmp);
+	output_file_free(o);
 }

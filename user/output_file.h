@@ -2,12 +2,20 @@
 /* Copyright (c) 2026 The pyobjlife authors */
 /*
  * Output files written as root: never follow a symlink planted at the path,
- * never write into a FIFO, device or directory, and report a full disk.
+ * never write into a FIFO, device or directory, report a full disk, and never
+ * leave a half-written file in place of a good one. The data goes to a new
+ * temporary file next to the target, which is renamed over it once complete.
  */
 #ifndef PYOBJLIFE_OUTPUT_FILE_H
 #define PYOBJLIFE_OUTPUT_FILE_H
 
 #include <stdio.h>
+
+struct output_file {
+	FILE *stream;
+	char *path; /* where it goes */
+	char *tmp;  /* where it is written first */
+};
 
 /*
  * Check that `path` can be written safely, before the recording starts, so a
@@ -15,13 +23,20 @@
  */
 int output_file_precheck(const char *path, char *why, size_t cap);
 
-/*
- * Open for writing (created 0644 or truncated). The path must be a regular
- * file or not exist; a symlink is refused. NULL with errno and `why` set.
- */
-FILE *output_file_open(const char *path, char *why, size_t cap);
+/* Start writing `path`: NULL with errno and `why` set. */
+struct output_file *output_file_open(const char *path, char *why, size_t cap);
 
-/* Flush, fsync and close; 0 or -errno (ENOSPC on a full disk). */
-int output_file_close(FILE *f);
+/*
+ * Flush and sync the data, check `path` once more and rename the file over it.
+ * 0 or -errno (-ENOSPC on a full disk); on failure the old file is untouched.
+ * Frees `o` either way.
+ */
+int output_file_commit(struct output_file *o, char *why, size_t cap);
+
+/* Drop what was written; the path is untouched. Frees `o`. */
+void output_file_discard(struct output_file *o);
+
+/* Flush, fsync and close a stream; 0 or -errno (the first write error wins). */
+int output_stream_close(FILE *f);
 
 #endif

@@ -182,6 +182,7 @@ static void cross_check_layout(struct probe_plan *p, const struct elf_file *ef)
 		return;
 	}
 	bad = gc_layout_cross_check(p->layout, &d, &what);
+	p->layout_bad = bad > 0;
 	if (bad)
 		snprintf(p->layout_note, sizeof(p->layout_note),
 			 "_Py_DebugOffsets disagrees with the table on %s: this build is not "
@@ -269,6 +270,12 @@ int probe_plan_build(struct probe_plan *p, const struct py_target *t, enum gc_pr
 	if (!p->runtime.n_sites) {
 		p->gc_method = GC_METHOD_NONE;
 		snprintf(p->gc_note, sizeof(p->gc_note), "%s", p->runtime.missing);
+	}
+	if (p->layout_bad) {
+		/* attaching with offsets the interpreter contradicts would read garbage */
+		p->gc_method = GC_METHOD_NONE;
+		p->n_probes = 0;
+		snprintf(p->gc_note, sizeof(p->gc_note), "%s", p->layout_note);
 	}
 	if (p->gc_method == GC_METHOD_NONE)
 		r = -ENOENT;

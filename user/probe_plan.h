@@ -59,6 +59,7 @@ struct probe_plan {
 	struct py_target target;
 	const struct gc_layout *layout;
 	char layout_note[192];	/* cross-check result against _Py_DebugOffsets (3.13+) */
+	bool layout_bad;	/* the interpreter's _Py_DebugOffsets contradict the table */
 	struct hook runtime;	/* _PyRuntime: the root of every pointer we follow */
 	struct hook usdt_start; /* python:gc__start */
 	struct hook usdt_done;	/* python:gc__done */

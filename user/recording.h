@@ -18,7 +18,8 @@ struct recording {
 	const char *end_reason; /* "duration elapsed", "interrupted", "target exited" */
 	char started_at[40];	/* ISO 8601, UTC */
 	struct gc_recording gc;
-	/* the target's own generation_stats at attach and at the end, when readable */
+	/* the interpreter's generation_stats before the first / after the last recorded collection
+	 */
 	bool have_stats_start, have_stats_end;
 	struct py_gen_stats stats_start[PYOBJLIFE_NUM_GENERATIONS];
 	struct py_gen_stats stats_end[PYOBJLIFE_NUM_GENERATIONS];

@@ -119,7 +119,8 @@ static json_t *target_check_json(const struct recording *r)
 						(json_int_t)(r->stats_end[i].uncollectable -
 							     r->stats_start[i].uncollectable)));
 	return json_pack("{s:s, s:o, s:b}", "source",
-			 "the target's generation_stats read at attach and at the end",
+			 "the interpreter's generation_stats, read by the probes before the first "
+			 "and after the last recorded collection",
 			 "generation_stats_delta", delta, "agrees",
 			 recording_agrees_with_target(r));
 }

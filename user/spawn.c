@@ -27,10 +27,19 @@ int spawn_held(char *const argv[], struct spawned *s)
 	}
 	if (s->pid == 0) {
 		char go;
+		ssize_t n;
 
+		/* the command gets default dispositions, not pyobjlife's handlers */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
 		close(fds[1]);
+		do
+			n = read(fds[0], &go, 1);
+		while (n < 0 && errno == EINTR);
 		/* EOF without a byte means the parent gave up: do not run the command */
-		if (read(fds[0], &go, 1) != 1)
+		if (n != 1)
 			_exit(127);
 		execvp(argv[0], argv);
 		fprintf(stderr, "pyobjlife: error: cannot run %s: %s\n", argv[0], strerror(errno));
@@ -46,6 +55,8 @@ int spawn_release(struct spawned *s)
 	ssize_t n = write(s->go_fd, "g", 1);
 	int err = n == 1 ? 0 : -errno;
 
+	if (err)
+		spawn_poll_exit(s);
 	close(s->go_fd);
 	s->go_fd = -1;
 	return err;

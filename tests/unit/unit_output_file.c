@@ -24,6 +24,7 @@ static void path_in(char *buf, size_t cap, const char *name)
 static void test_regular_file_is_written_and_truncated(void **state)
 {
 	char p[256], why[512], got[64] = "";
+	struct output_file *o;
 	FILE *f;
 
 	(void)state;
@@ -32,10 +33,10 @@ static void test_regular_file_is_written_and_truncated(void **state)
 	fputs("old content that is longer", f);
 	fclose(f);
 	assert_int_equal(output_file_precheck(p, why, sizeof(why)), 0);
-	f = output_file_open(p, why, sizeof(why));
-	assert_non_null(f);
-	fputs("new", f);
-	assert_int_equal(output_file_close(f), 0);
+	o = output_file_open(p, why, sizeof(why));
+	assert_non_null(o);
+	fputs("new", o->stream);
+	assert_int_equal(output_file_commit(o, why, sizeof(why)), 0);
 	f = fopen(p, "r");
 	assert_non_null(fgets(got, sizeof(got), f));
 	fclose(f);
@@ -45,6 +46,7 @@ static void test_regular_file_is_written_and_truncated(void **state)
 static void test_symlink_is_never_followed(void **state)
 {
 	char p[256], victim[256], why[512];
+	struct output_file *o;
 	struct stat st;
 
 	(void)state;
@@ -54,7 +56,11 @@ static void test_symlink_is_never_followed(void **state)
 	assert_int_equal(symlink(victim, p), 0);
 	assert_int_equal(output_file_precheck(p, why, sizeof(why)), -ELOOP);
 	assert_non_null(strstr(why, "symbolic link"));
-	assert_null(output_file_open(p, why, sizeof(why)));
+	/* planted between the precheck and the end of the recording: refused at commit */
+	o = output_file_open(p, why, sizeof(why));
+	assert_non_null(o);
+	fputs("data", o->stream);
+	assert_int_equal(output_file_commit(o, why, sizeof(why)), -ELOOP);
 	assert_non_null(strstr(why, "symbolic link"));
 	assert_int_equal(stat(victim, &st), 0);
 	assert_int_equal(st.st_size, 0);
@@ -69,30 +75,38 @@ static void test_fifo_and_directory_are_refused(void **state)
 	assert_int_equal(mkfifo(p, 0600), 0);
 	assert_int_equal(output_file_precheck(p, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "FIFO"));
-	assert_null(output_file_open(p, why, sizeof(why)));
-	assert_non_null(strstr(why, "FIFO"));
 	assert_int_equal(output_file_precheck(dir, why, sizeof(why)), -EINVAL);
 	assert_non_null(strstr(why, "directory"));
 	path_in(p, sizeof(p), "missing/dir/out.json");
 	assert_int_equal(output_file_precheck(p, why, sizeof(why)), -ENOENT);
 }
 
-static void test_full_disk_is_reported(void **state)
+static void test_full_disk_is_reported_and_keeps_the_old_file(void **state)
 {
-	char why[512];
+	char p[256], why[512], buf[8192], got[64] = "";
+	struct output_file *o;
 	FILE *f;
-	char buf[8192];
 
 	(void)state;
-	/* /dev/full is a device, so it is refused before anything is written */
-	assert_null(output_file_open("/dev/full", why, sizeof(why)));
-	assert_non_null(strstr(why, "character device"));
-	/* a stream whose writes fail with ENOSPC is reported by output_file_close */
+	/* a stream whose writes fail with ENOSPC is reported */
 	f = fopen("/dev/full", "w");
 	assert_non_null(f);
 	memset(buf, 'x', sizeof(buf));
 	fwrite(buf, 1, sizeof(buf), f);
-	assert_int_equal(output_file_close(f), -ENOSPC);
+	assert_int_equal(output_stream_close(f), -ENOSPC);
+	/* a discarded or failed output leaves the previous file as it was */
+	path_in(p, sizeof(p), "keep.json");
+	f = fopen(p, "w");
+	fputs("previous", f);
+	fclose(f);
+	o = output_file_open(p, why, sizeof(why));
+	assert_non_null(o);
+	fputs("half", o->stream);
+	output_file_discard(o);
+	f = fopen(p, "r");
+	assert_non_null(fgets(got, sizeof(got), f));
+	fclose(f);
+	assert_string_equal(got, "previous");
 }
 
 int main(void)
@@ -101,7 +115,7 @@ int main(void)
 		cmocka_unit_test(test_regular_file_is_written_and_truncated),
 		cmocka_unit_test(test_symlink_is_never_followed),
 		cmocka_unit_test(test_fifo_and_directory_are_refused),
-		cmocka_unit_test(test_full_disk_is_reported),
+		cmocka_unit_test(test_full_disk_is_reported_and_keeps_the_old_file),
 	};
 	char cmd[128];
 	int rc;
