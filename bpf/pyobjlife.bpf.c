@@ -295,8 +295,9 @@ int BPF_USDT(usdt__gc_start, int generation)
 	return gc_begin(generation, 0, false);
 }
 
+/* its argument (collected + uncollectable) is not fetched: the stats give both */
 SEC("usdt")
-int BPF_USDT(usdt__gc_done, long collected_and_uncollectable)
+int BPF_USDT(usdt__gc_done)
 {
 	return gc_end();
 }

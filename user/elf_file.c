@@ -68,11 +68,6 @@ void elf_file__close(struct elf_file *ef)
 	free(ef);
 }
 
-const char *elf_file__path(const struct elf_file *ef)
-{
-	return ef->path;
-}
-
 int elf_file__type(const struct elf_file *ef)
 {
 	return ef->ehdr.e_type;
@@ -103,13 +98,6 @@ static Elf_Scn *find_section_by_name(const struct elf_file *ef, const char *name
 			return scn;
 	}
 	return NULL;
-}
-
-bool elf_file__has_section(const struct elf_file *ef, const char *name)
-{
-	GElf_Shdr shdr;
-
-	return find_section_by_name(ef, name, &shdr) != NULL;
 }
 
 static Elf_Scn *symtab_section(const struct elf_file *ef, enum symtab_kind kind, GElf_Shdr *shdr)
@@ -298,20 +286,6 @@ int elf_file__build_id(const struct elf_file *ef, uint8_t *buf, size_t cap)
 		}
 	}
 	return -ENOENT;
-}
-
-const char *elf_file__debuglink(const struct elf_file *ef)
-{
-	GElf_Shdr shdr;
-	Elf_Scn *scn = find_section_by_name(ef, ".gnu_debuglink", &shdr);
-	Elf_Data *data;
-
-	if (!scn || shdr.sh_type == SHT_NOBITS)
-		return NULL;
-	data = elf_getdata(scn, NULL);
-	if (!data || !data->d_size || !memchr(data->d_buf, 0, data->d_size))
-		return NULL;
-	return data->d_buf;
 }
 
 static const char *dynamic_string(const struct elf_file *ef, Elf64_Sxword tag, size_t nth)

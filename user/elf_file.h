@@ -38,7 +38,6 @@ struct usdt_note {
 struct elf_file *elf_file__open(const char *path);
 void elf_file__close(struct elf_file *ef);
 
-const char *elf_file__path(const struct elf_file *ef);
 /* ET_EXEC or ET_DYN, or another e_type. */
 int elf_file__type(const struct elf_file *ef);
 bool elf_file__has_symtab(const struct elf_file *ef, enum symtab_kind kind);
@@ -60,8 +59,6 @@ int elf_file__segment_delta(const struct elf_file *ef, uint64_t offset, int64_t 
 
 /* Build-id bytes; returns their count, or -ENOENT. */
 int elf_file__build_id(const struct elf_file *ef, uint8_t *buf, size_t cap);
-/* .gnu_debuglink file name, or NULL. */
-const char *elf_file__debuglink(const struct elf_file *ef);
 /* DT_SONAME, or NULL. */
 const char *elf_file__soname(const struct elf_file *ef);
 /* PT_INTERP (the dynamic loader), or NULL. */
@@ -69,7 +66,6 @@ const char *elf_file__interp(const struct elf_file *ef);
 /* Call fn with each DT_NEEDED entry; stop early when fn returns non-zero. */
 int elf_file__for_each_needed(const struct elf_file *ef, int (*fn)(const char *lib, void *ctx),
 			      void *ctx);
-bool elf_file__has_section(const struct elf_file *ef, const char *name);
 
 /* Call fn for each stapsdt note, addresses adjusted for a prelinked .stapsdt.base. */
 int elf_file__for_each_usdt(const struct elf_file *ef,

@@ -260,9 +260,7 @@ static int fill_from_elf(struct py_target *t, const struct discovery_opts *o, ch
 }
 
 struct map_search {
-	pid_t pid;
 	char libpython[PATH_MAX];
-	struct proc_mapping first_of_lib; /* lowest mapping of the chosen file */
 	bool found;
 };
 
@@ -279,7 +277,6 @@ static int find_libpython(const struct proc_mapping *m, void *ctx)
 		return 0;
 	/* libpython3.so is the stable-ABI forwarder, not the interpreter */
 	snprintf(s->libpython, sizeof(s->libpython), "%s", m->path);
-	s->first_of_lib = *m;
 	s->found = true;
 	return 0;
 }
@@ -354,7 +351,7 @@ static int read_exe_link(pid_t pid, char *out, size_t cap, bool *deleted)
 int py_target_from_pid(pid_t pid, const struct discovery_opts *o, struct py_target *t, char *why,
 		       size_t cap)
 {
-	struct map_search s = { .pid = pid };
+	struct map_search s = { .found = false };
 	enum proc_state st = proc_state(pid);
 	bool exe_deleted = false;
 	int r;

@@ -36,5 +36,5 @@ int target_read_gc_state(const struct probe_plan *p, struct gc_state_snapshot *s
 		s->thresholds[i] = pair[0];
 		s->counts[i] = pair[1];
 	}
-	return proc_read_mem(t->pid, gc + l->stats_off, s->stats, sizeof(s->stats));
+	return 0;
 }

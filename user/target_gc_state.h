@@ -1,9 +1,8 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Copyright (c) 2026 The pyobjlife authors */
 /*
- * Read the main interpreter's collector state from a live target's memory
- * (process_vm_readv; the target is not stopped): thresholds, counts, and the
- * generation_stats behind gc.get_stats().
+ * Read the main interpreter's collector thresholds and generation counts from
+ * a live target's memory (process_vm_readv; the target is not stopped).
  */
 #ifndef PYOBJLIFE_TARGET_GC_STATE_H
 #define PYOBJLIFE_TARGET_GC_STATE_H
@@ -15,7 +14,6 @@
 struct gc_state_snapshot {
 	int32_t thresholds[PYOBJLIFE_NUM_GENERATIONS];
 	int32_t counts[PYOBJLIFE_NUM_GENERATIONS];
-	struct py_gen_stats stats[PYOBJLIFE_NUM_GENERATIONS];
 };
 
 /* 0, -EAGAIN before the interpreter exists, or -errno from the read. */
