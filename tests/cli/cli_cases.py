@@ -7,27 +7,19 @@ Exit 0 pass, 1 fail, 77 skip."""
 import json
 import os
 import re
-import select
 import shutil
 import signal
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import fail, readline, skip  # noqa: E402
 import time
 
 PYENV = os.environ.get("PYENV_ROOT", os.path.expanduser("~/.pyenv"))
 # valid Python 2 and 3: the unsupported-version cases run it under 2.7 too
 SLEEPER = "import sys, time\nsys.stdout.write('ready\\n')\nsys.stdout.flush()\ntime.sleep(60)\n"
-
-
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(77)
-
-
-def fail(why):
-    print(f"FAIL: {why}")
-    sys.exit(1)
 
 
 def run(*args, user=None, timeout=60):
@@ -63,8 +55,7 @@ def start_sleeper(python):
     if not os.access(python, os.X_OK):
         skip(f"{python} is not installed")
     p = subprocess.Popen([python, "-c", SLEEPER], stdout=subprocess.PIPE, text=True)
-    ready, _, _ = select.select([p.stdout], [], [], 30)
-    if not ready or p.stdout.readline().strip() != "ready":
+    if readline(p.stdout, 30, f"{python} to start").strip() != "ready":
         p.kill()
         fail(f"{python} did not start")
     return p

@@ -10,33 +10,18 @@ Exit 0 pass, 1 fail, 77 skip (ctest SKIP_RETURN_CODE), with the reason printed.
 import argparse
 import json
 import os
-import select
 import signal
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import fail, readline, skip  # noqa: E402
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.join(HERE, "..", "workloads", "gc_workload.py")
 KEYS = ("collections", "collected", "uncollectable")
-
-
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(77)
-
-
-def fail(why):
-    print(f"FAIL: {why}")
-    sys.exit(1)
-
-
-def readline(stream, timeout, what):
-    ready, _, _ = select.select([stream], [], [], timeout)
-    if not ready:
-        fail(f"timed out after {timeout}s waiting for {what}")
-    return stream.readline()
 
 
 def wait_attached(rec, timeout=60):
