@@ -8,6 +8,10 @@
  * what gc.get_stats() reports: the generation whose `collections` moved, and
  * the deltas of `collected` and `uncollectable` (gc__done only passes their sum,
  * and compiler clones of the collector do not keep the source signature).
+ *
+ * Allocation probes (full mode) count each new object under its Python stack
+ * and type in BPF maps: stacks are stored once by id, counts per (stack, type),
+ * nothing per allocation goes through the ring buffer.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -16,6 +20,7 @@
 #include <bpf/usdt.bpf.h>
 #include "compat.bpf.h"
 #include "pyobjlife.h"
+#include "py_stack.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -319,4 +324,230 @@ SEC("uretprobe")
 int uretprobe__gc_collect(struct pt_regs *ctx)
 {
 	return gc_end();
+}
+
+/* ---- allocations ---- */
+
+#ifndef EEXIST
+#define EEXIST 17
+#endif
+#define TPFLAGS_HAVE_GC	  (1ull << 14) /* every version */
+#define PY_GC_HEAD_SIZE	  16
+#define PY_PREHEADER_SIZE 16
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PYOBJLIFE_MAX_TARGETS);
+	__type(key, __u32); /* tgid; entries are created by userspace */
+	__type(value, struct alloc_agg);
+} alloc_aggs SEC(".maps");
+
+/* sized by userspace (--max-stacks) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64); /* stack id */
+	__type(value, struct py_stack);
+} stacks SEC(".maps");
+
+/* sized by userspace (--max-sites) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct alloc_key);
+	__type(value, struct alloc_count);
+} alloc_counts SEC(".maps");
+
+struct type_sizes {
+	__s64 basicsize;
+	__s64 itemsize;
+};
+
+/*
+ * The object's size as sys.getsizeof() reports it: the type's basic size, its
+ * items, and the headers the allocator put in front of it (PyGC_Head, and the
+ * managed dict/weakref pre-header of 3.11+). -1 when the type is unreadable.
+ */
+static __always_inline __s64 object_size(const struct stack_walk_cfg *w, __u64 type, __u64 op,
+					 __s64 nitems, bool have_nitems)
+{
+	struct type_sizes ts;
+	__u64 flags = 0;
+	__s64 size;
+
+	if (bpf_probe_read_user(&ts, sizeof(ts), (void *)(type + w->tp_basicsize_off)) ||
+	    bpf_probe_read_user(&flags, sizeof(flags), (void *)(type + w->tp_flags_off)))
+		return -1;
+	if (ts.itemsize && !have_nitems && op && !(flags & w->size_unset_flags)) {
+		if (bpf_probe_read_user(&nitems, sizeof(nitems), (void *)(op + w->ob_size_off)))
+			nitems = 0;
+		have_nitems = true;
+	}
+	if (!have_nitems || nitems < 0 || nitems > (1ll << 40))
+		nitems = 0;
+	size = ts.basicsize + ts.itemsize * nitems;
+	if (flags & TPFLAGS_HAVE_GC)
+		size += PY_GC_HEAD_SIZE;
+	if (flags & w->preheader_flags)
+		size += PY_PREHEADER_SIZE;
+	return size;
+}
+
+static __always_inline void announce_key(struct alloc_agg *agg, const struct alloc_key *key)
+{
+	struct alloc_key_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+
+	if (!e) {
+		__sync_fetch_and_add(&agg->key_events_lost, 1);
+		return;
+	}
+	e->kind = EV_ALLOC_KEY;
+	e->tgid = key->tgid;
+	e->stack_id = key->stack_id;
+	e->type = key->type;
+	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ringbuf_wakeup_bytes
+				      ? BPF_RB_FORCE_WAKEUP
+				      : BPF_RB_NO_WAKEUP);
+}
+
+static __always_inline void count_allocation(struct alloc_agg *agg, const struct alloc_key *key,
+					     __s64 size)
+{
+	struct alloc_count *c, init = { .allocations = 1, .bytes = size > 0 ? size : 0 };
+	int err;
+
+	c = bpf_map_lookup_elem(&alloc_counts, key);
+	if (!c) {
+		err = bpf_map_update_elem(&alloc_counts, key, &init, BPF_NOEXIST);
+		if (!err) {
+			announce_key(agg, key);
+			goto counted;
+		}
+		if (err != -EEXIST) {
+			__sync_fetch_and_add(&agg->counts_full, 1);
+			return;
+		}
+		c = bpf_map_lookup_elem(&alloc_counts, key);
+		if (!c) {
+			__sync_fetch_and_add(&agg->counts_full, 1);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&c->allocations, 1);
+	__sync_fetch_and_add(&c->bytes, init.bytes);
+counted:
+	__sync_fetch_and_add(&agg->allocations, 1);
+}
+
+struct tag_ctx {
+	struct py_stack *st;
+	__u32 filename_off;
+};
+
+static long tag_one_frame(__u32 i, void *arg)
+{
+	struct tag_ctx *c = arg;
+	__u64 names[2];
+
+	if (i >= PYOBJLIFE_MAX_STACK_DEPTH)
+		return 1;
+	if (bpf_probe_read_user(names, sizeof(names), (void *)(c->st->code[i] + c->filename_off)))
+		c->st->code_tag[i] = 0;
+	else
+		c->st->code_tag[i] = pyobjlife_code_tag(names[0], names[1]);
+	return 0;
+}
+
+/* Store the walked stack once, with its code objects' tags; 0 when it could not be stored. */
+static __always_inline __u64 store_stack(struct alloc_agg *agg, __u64 id, struct py_stack *st,
+					 const struct stack_walk_cfg *w)
+{
+	struct tag_ctx tc = { .st = st, .filename_off = w->code_filename_off };
+	int err;
+
+	if (st->flags & PY_STACK_TRUNCATED)
+		__sync_fetch_and_add(&agg->truncated, 1);
+	if (bpf_map_lookup_elem(&stacks, &id))
+		return id;
+	/* only for stacks seen for the first time: no cost per allocation */
+	bpf_loop(st->depth, tag_one_frame, &tc, 0);
+	err = bpf_map_update_elem(&stacks, &id, st, BPF_NOEXIST);
+	if (err && err != -EEXIST) {
+		__sync_fetch_and_add(&agg->stacks_full, 1);
+		return 0;
+	}
+	return id;
+}
+
+/*
+ * One new object: `op` when the hook gets the object (its type is read from
+ * it), otherwise the type and item count the allocator was asked for.
+ */
+static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 type, __s64 nitems,
+					 bool have_nitems)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0;
+	struct alloc_key key = { .tgid = tgid };
+	struct walk_scratch *sc;
+	struct target_cfg *cfg;
+	struct alloc_agg *agg;
+	__u64 runtime, tstate, walked = 0;
+	__s64 size;
+
+	if (stopping)
+		return 0;
+	cfg = bpf_map_lookup_elem(&targets, &tgid);
+	agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+	sc = bpf_map_lookup_elem(&walk_scratch, &zero);
+	if (!cfg || !agg || !sc)
+		return 0;
+	/* the cookie is the hook's link-time address: this works before userspace knows the bias */
+	runtime = cfg->runtime_vaddr + PT_REGS_IP(ctx) - bpf_get_attach_cookie(ctx);
+	if (op)
+		type = read_user_u64(op + cfg->walk.ob_type_off);
+	if (!type) {
+		__sync_fetch_and_add(&agg->read_errors, 1);
+		return 0;
+	}
+	size = object_size(&cfg->walk, type, op, nitems, have_nitems);
+	if (size < 0) {
+		__sync_fetch_and_add(&agg->read_errors, 1);
+		return 0;
+	}
+	key.type = type;
+	tstate = current_tstate(cfg, runtime, &walked);
+	if (walked)
+		__sync_fetch_and_add(&agg->thread_walks, 1);
+	if (!tstate) {
+		__sync_fetch_and_add(&agg->no_thread, 1);
+	} else {
+		__u64 id = walk_stack(&cfg->walk, tstate, tgid, sc);
+
+		if (sc->st.flags & PY_STACK_READ_ERROR)
+			__sync_fetch_and_add(&agg->read_errors, 1);
+		key.stack_id = store_stack(agg, id, &sc->st, &cfg->walk);
+	}
+	count_allocation(agg, &key, size);
+	return 0;
+}
+
+/* _Py_NewReference(op): every object born, free-list reuse included (3.9+, no LTO) */
+SEC("uprobe")
+int uprobe__alloc_birth(struct pt_regs *ctx)
+{
+	return on_allocation(ctx, PT_REGS_PARM1(ctx), 0, 0, false);
+}
+
+/* PyType_GenericAlloc(type, nitems), _PyObject_GC_NewVar(type, n), _PyObject_NewVar(type, n) */
+SEC("uprobe")
+int uprobe__alloc_typed_var(struct pt_regs *ctx)
+{
+	return on_allocation(ctx, 0, PT_REGS_PARM1(ctx), (__s64)PT_REGS_PARM2(ctx), true);
+}
+
+/* _PyObject_GC_New(type), _PyObject_New(type) */
+SEC("uprobe")
+int uprobe__alloc_typed(struct pt_regs *ctx)
+{
+	return on_allocation(ctx, 0, PT_REGS_PARM1(ctx), 0, true);
 }

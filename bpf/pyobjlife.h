@@ -19,8 +19,55 @@
 #define PYOBJLIFE_MAX_THREADS	 4096
 #define PYOBJLIFE_DEF_RINGBUF_SZ (1u << 20)
 
+/* Python stacks: walked leaf first, at most this deep (the runtime limit is lower) */
+#define PYOBJLIFE_MAX_STACK_DEPTH 128
+#define PYOBJLIFE_DEF_STACK_DEPTH 64
+/* one bulk read covers the fields of a frame we need */
+#define PYOBJLIFE_FRAME_READ_MAX 128
+#define PYOBJLIFE_OFF_NONE	 0xffffffffu
+
+/* How a frame says where it is in its bytecode. */
+enum pyobjlife_instr_kind {
+	INSTR_LASTI_BYTES = 1, /* int f_lasti, a byte offset (3.8, 3.9) */
+	INSTR_LASTI_UNITS = 2, /* int f_lasti, in 2-byte code units (3.10) */
+	INSTR_POINTER = 3,     /* pointer into the code object's bytecode (3.11+) */
+};
+
 /* Generation hint when the probe does not say which generation it collects. */
 #define PYOBJLIFE_GEN_UNKNOWN (-2)
+
+/*
+ * How the BPF side finds the thread state of the thread holding the GIL and
+ * walks its Python frames (see user/frame_layout.h for each field's meaning).
+ * PYOBJLIFE_OFF_NONE marks a field the version does not have.
+ */
+struct stack_walk_cfg {
+	__u64 preheader_flags;	/* tp_flags with a 16-byte managed pre-header (3.11+) */
+	__u64 size_unset_flags; /* tp_flags whose size is not set at birth (int, 3.12+) */
+	__u32 tstate_current_off;
+	__u32 interp_gil_ptr_off;
+	__u32 gil_last_holder_off;
+	__u32 interp_threads_head_off;
+	__u32 tstate_next_off;
+	__u32 tstate_thread_id_off;
+	__u32 tstate_frame_off;
+	__u32 cframe_current_off;
+	__u32 frame_code_off;
+	__u32 frame_previous_off;
+	__u32 frame_instr_off;
+	__u32 frame_owner_off;
+	__u32 frame_size;
+	__u32 code_adaptive_off;
+	__u32 code_filename_off; /* co_name follows it */
+	__u32 ob_type_off;
+	__u32 ob_size_off;
+	__u32 tp_basicsize_off; /* tp_itemsize follows it */
+	__u32 tp_flags_off;
+	__u32 max_depth; /* <= PYOBJLIFE_MAX_STACK_DEPTH */
+	__u8 instr_kind; /* enum pyobjlife_instr_kind */
+	__u8 owner_skip_from;
+	__u8 pad[2];
+};
 
 /*
  * How the BPF side finds a target's collector state. The interpreter is not
@@ -36,7 +83,8 @@ struct target_cfg {
 	__u32 gen_stride;      /* sizeof(struct gc_generation) */
 	__u32 gen_threshold_off;
 	__u32 gen_count_off;
-	__u32 stats_off;    /* gc state: generation_stats[3] */
+	__u32 stats_off; /* gc state: generation_stats[3] */
+	struct stack_walk_cfg walk;
 	__u8 gc_in_runtime; /* CPython 3.8 keeps the gc state in _PyRuntime */
 	__u8 bias_known;    /* load_bias is valid (userspace or a uprobe learned it) */
 	__u8 pad[2];
@@ -78,8 +126,68 @@ struct gc_agg {
 	__u64 recorded; /* collections accounted, so first_before is valid when > 0 */
 };
 
+#define PY_STACK_TRUNCATED 1u /* deeper than max_depth: the root-side frames are missing */
+
+/* A Python stack, stored once per distinct stack in the `stacks` map. */
+struct py_stack {
+	__u32 depth;
+	__u32 flags;				/* PY_STACK_* */
+	__u64 code[PYOBJLIFE_MAX_STACK_DEPTH];	/* code object addresses, leaf first */
+	__u32 instr[PYOBJLIFE_MAX_STACK_DEPTH]; /* byte offset of the current instruction */
+	/*
+	 * pyobjlife_code_tag() of each code object when the stack was first seen: a code
+	 * object freed before userspace names it, its address reused, shows as a mismatch.
+	 */
+	__u32 code_tag[PYOBJLIFE_MAX_STACK_DEPTH];
+};
+
+/* Identity of a code object: its co_filename and co_name pointers (adjacent fields). */
+static inline __u32 pyobjlife_code_tag(__u64 filename, __u64 name)
+{
+	__u64 t = filename ^ (name << 1);
+
+	return (__u32)(t ^ (t >> 32)) | 1; /* never 0: 0 means "not read" */
+}
+
+/* Allocations counted per (stack, type) of one target; stack_id 0 = stack not stored. */
+struct alloc_key {
+	__u64 stack_id;
+	__u64 type; /* address of the type object */
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct alloc_count {
+	__u64 allocations;
+	__u64 bytes;
+};
+
+/* Per-target allocation tracing health: every allocation not counted is counted here. */
+struct alloc_agg {
+	__u64 allocations;     /* probe hits attributed to a (stack, type) */
+	__u64 no_thread;       /* no thread state for the allocating thread */
+	__u64 thread_walks;    /* the GIL holder was not the current thread: list walked */
+	__u64 read_errors;     /* target memory unreadable (object, type or frame) */
+	__u64 truncated;       /* stacks deeper than the depth limit */
+	__u64 stacks_full;     /* stack map full: counted under stack_id 0 */
+	__u64 counts_full;     /* count map full: allocation lost */
+	__u64 key_events_lost; /* new-key notices the ring buffer could not take */
+};
+
 enum pyobjlife_event_kind {
 	EV_GC_COLLECTION = 1,
+	EV_ALLOC_KEY = 2,
+};
+
+/*
+ * A (stack, type) counted for the first time: userspace names the stack's code
+ * objects and the type while they still exist. Once per key, never per allocation.
+ */
+struct alloc_key_event {
+	__u32 kind; /* EV_ALLOC_KEY */
+	__u32 tgid;
+	__u64 stack_id;
+	__u64 type;
 };
 
 struct gc_event {

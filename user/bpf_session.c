@@ -29,6 +29,16 @@ int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 			return err;
 		}
 	}
+	if (o->max_stacks &&
+	    (err = bpf_map__set_max_entries(s->skel->maps.stacks, o->max_stacks))) {
+		pr_err("cannot size the stack map: %s", strerror(-err));
+		return err;
+	}
+	if (o->max_sites &&
+	    (err = bpf_map__set_max_entries(s->skel->maps.alloc_counts, o->max_sites))) {
+		pr_err("cannot size the count map: %s", strerror(-err));
+		return err;
+	}
 	s->skel->rodata->ringbuf_wakeup_bytes = bpf_map__max_entries(s->skel->maps.events) / 4;
 	err = pyobjlife_bpf__load(s->skel);
 	if (err) {
@@ -39,7 +49,50 @@ int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 	return 0;
 }
 
-static int register_target(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+static void fill_walk_cfg(struct stack_walk_cfg *w, const struct frame_layout *l, unsigned depth)
+{
+	*w = (struct stack_walk_cfg){
+		.preheader_flags = l->preheader_flags,
+		.size_unset_flags = l->size_unset_flags,
+		.tstate_current_off = l->tstate_current_off,
+		.interp_gil_ptr_off = l->interp_gil_ptr_off,
+		.gil_last_holder_off = l->gil_last_holder_off,
+		.interp_threads_head_off = l->interp_threads_head_off,
+		.tstate_next_off = l->tstate_next_off,
+		.tstate_thread_id_off = l->tstate_thread_id_off,
+		.tstate_frame_off = l->tstate_frame_off,
+		.cframe_current_off = l->cframe_current_off,
+		.frame_code_off = l->frame_code_off,
+		.frame_previous_off = l->frame_previous_off,
+		.frame_instr_off = l->frame_instr_off,
+		.frame_owner_off = l->frame_owner_off,
+		.frame_size = l->frame_size,
+		.code_adaptive_off = l->code_adaptive_off,
+		.code_filename_off = l->code_filename_off,
+		.ob_type_off = l->ob_type_off,
+		.ob_size_off = l->ob_size_off,
+		.tp_basicsize_off = l->tp_basicsize_off,
+		.tp_flags_off = l->tp_flags_off,
+		.max_depth = depth,
+		.instr_kind = l->instr_kind,
+		.owner_skip_from = l->owner_skip_from,
+	};
+}
+
+static int create_agg_entry(struct bpf_map *map, __u32 key, size_t size)
+{
+	void *zero = calloc(1, size);
+	int err;
+
+	if (!zero)
+		return -ENOMEM;
+	err = bpf_map__update_elem(map, &key, sizeof(key), zero, size, BPF_ANY);
+	free(zero);
+	return err;
+}
+
+static int register_target(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
+			   const struct bpf_attach_opts *o)
 {
 	const struct gc_layout *l = p->layout;
 	struct target_cfg cfg = {
@@ -55,19 +108,24 @@ static int register_target(struct bpf_session *s, pid_t pid, const struct probe_
 		.gc_in_runtime = l->gc_in_runtime,
 		.bias_known = p->target.bias_known,
 	};
-	struct gc_agg *agg;
 	__u32 key = (__u32)pid;
 	int err;
 
-	/* the BPF side reads threshold and count as one pair */
+	/* the BPF side reads threshold and count as one pair, tp_basicsize and tp_itemsize too */
 	if (l->gen_count_off != l->gen_threshold_off + 4)
 		return -EINVAL;
-	agg = calloc(1, sizeof(*agg));
-	if (!agg)
-		return -ENOMEM;
-	err = bpf_map__update_elem(s->skel->maps.gc_aggs, &key, sizeof(key), agg, sizeof(*agg),
-				   BPF_ANY);
-	free(agg);
+	if (o->allocations) {
+		const struct frame_layout *fl = p->frame_layout;
+
+		if (!fl || fl->tp_itemsize_off != fl->tp_basicsize_off + 8 ||
+		    fl->code_name_off != fl->code_filename_off + 8 ||
+		    fl->frame_size > PYOBJLIFE_FRAME_READ_MAX)
+			return -EINVAL;
+		fill_walk_cfg(&cfg.walk, fl, o->stack_depth);
+	}
+	err = create_agg_entry(s->skel->maps.gc_aggs, key, sizeof(struct gc_agg));
+	if (!err)
+		err = create_agg_entry(s->skel->maps.alloc_aggs, key, sizeof(struct alloc_agg));
 	if (!err)
 		err = bpf_map__update_elem(s->skel->maps.targets, &key, sizeof(key), &cfg,
 					   sizeof(cfg), BPF_ANY);
@@ -141,9 +199,51 @@ static int attach_collector(struct bpf_session *s, pid_t pid, const struct probe
 	return n;
 }
 
-int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+static int attach_alloc_hook(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
+			     const struct hook *h, struct bpf_program *prog)
 {
-	int err = register_target(s, pid, p);
+	const char *bin = p->target.open_path;
+	int err;
+
+	for (int i = 0; i < h->n_sites; i++) {
+		const struct hook_site *site = &h->sites[i];
+		/* the program learns the load bias from its cookie, as the collector probe does */
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = site->vaddr);
+
+		err = keep_link(s,
+				bpf_program__attach_uprobe_opts(prog, pid, bin, site->offset, &uo),
+				site->symbol, bin);
+		if (err)
+			return err;
+	}
+	return h->n_sites;
+}
+
+static int attach_allocations(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+{
+	int n, m;
+
+	switch (p->alloc_method) {
+	case ALLOC_METHOD_BIRTH:
+		return attach_alloc_hook(s, pid, p, &p->alloc_birth,
+					 s->skel->progs.uprobe__alloc_birth);
+	case ALLOC_METHOD_TYPED:
+		n = attach_alloc_hook(s, pid, p, &p->alloc_typed_var,
+				      s->skel->progs.uprobe__alloc_typed_var);
+		if (n < 0)
+			return n;
+		m = attach_alloc_hook(s, pid, p, &p->alloc_typed,
+				      s->skel->progs.uprobe__alloc_typed);
+		return m < 0 ? m : n + m;
+	default:
+		return -ENOENT;
+	}
+}
+
+int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
+		       const struct bpf_attach_opts *o)
+{
+	int err = register_target(s, pid, p, o), n, m = 0;
 
 	if (err) {
 		pr_err("failed to register PID %d in the BPF maps: %s", (int)pid, strerror(-err));
@@ -151,12 +251,37 @@ int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan
 	}
 	switch (p->gc_method) {
 	case GC_METHOD_USDT:
-		return attach_usdt(s, pid, p);
+		n = attach_usdt(s, pid, p);
+		break;
 	case GC_METHOD_UPROBE:
-		return attach_collector(s, pid, p);
+		n = attach_collector(s, pid, p);
+		break;
 	default:
 		return -ENOENT;
 	}
+	if (n >= 0 && o->allocations)
+		m = attach_allocations(s, pid, p);
+	if (m < 0)
+		return m;
+	return n < 0 ? n : n + m;
+}
+
+int bpf_session_read_alloc_agg(struct bpf_session *s, pid_t pid, struct alloc_agg *out)
+{
+	__u32 key = (__u32)pid;
+
+	return bpf_map__lookup_elem(s->skel->maps.alloc_aggs, &key, sizeof(key), out, sizeof(*out),
+				    0);
+}
+
+int bpf_session_counts_fd(const struct bpf_session *s)
+{
+	return bpf_map__fd(s->skel->maps.alloc_counts);
+}
+
+int bpf_session_stacks_fd(const struct bpf_session *s)
+{
+	return bpf_map__fd(s->skel->maps.stacks);
 }
 
 int bpf_session_ringbuf(struct bpf_session *s, int (*fn)(void *ctx, void *data, size_t size),

@@ -28,19 +28,31 @@ struct bpf_session {
 struct bpf_session_opts {
 	const char *btf_path; /* kernel BTF file for kernels without /sys/kernel/btf/vmlinux */
 	unsigned ringbuf_bytes;
+	unsigned max_stacks; /* 0: the object's default */
+	unsigned max_sites;
+};
+
+struct bpf_attach_opts {
+	bool allocations;     /* full mode: the plan's allocation probes too */
+	unsigned stack_depth; /* Python frames kept per stack */
 };
 
 /* Open and load; 0 or -errno. */
 int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o);
 
 /* Add a target: map entries, then its probes. Returns the probes attached or -errno. */
-int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan *p);
+int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
+		       const struct bpf_attach_opts *o);
 
 /* Ring buffer consumer calling fn(ctx, data, size) per record. */
 int bpf_session_ringbuf(struct bpf_session *s, int (*fn)(void *ctx, void *data, size_t size),
 			void *ctx);
 
 int bpf_session_read_agg(struct bpf_session *s, pid_t pid, struct gc_agg *out);
+int bpf_session_read_alloc_agg(struct bpf_session *s, pid_t pid, struct alloc_agg *out);
+/* The maps allocation counts and stacks live in, for reading them out. */
+int bpf_session_counts_fd(const struct bpf_session *s);
+int bpf_session_stacks_fd(const struct bpf_session *s);
 
 /* Take no new collections and let running ones finish (bounded wait). */
 void bpf_session_stop(struct bpf_session *s);

@@ -21,6 +21,11 @@ enum {
 	OPT_GC_PROBE,
 	OPT_RINGBUF,
 	OPT_BINARY,
+	OPT_MODE,
+	OPT_STACK_DEPTH,
+	OPT_MAX_STACKS,
+	OPT_MAX_SITES,
+	OPT_WEIGHT,
 };
 
 #define EXIT_STATUS_DOC                                                                            \
@@ -56,6 +61,23 @@ static const struct argp_option session_options[] = {
 	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use when /sys/kernel/btf/vmlinux is missing",
 	  3 },
 	{ "ringbuf-size", OPT_RINGBUF, "KIB", 0, "BPF ring buffer size (default 1024 KiB)", 3 },
+	{ "mode", OPT_MODE, "gc|full", 0,
+	  "gc (default): every collection, nothing else (about 1% overhead). full: also every "
+	  "object allocation, counted per Python stack and type (slows the target several "
+	  "times: use on test hosts or for short windows)",
+	  2 },
+	{ "stack-depth", OPT_STACK_DEPTH, "N", 0,
+	  "Python frames kept per stack, leaf first (default 64, at most 128); deeper stacks "
+	  "are marked truncated",
+	  3 },
+	{ "max-stacks", OPT_MAX_STACKS, "N", 0,
+	  "Distinct stacks the kernel keeps (default 16384); allocations beyond are counted "
+	  "without a stack, and reported",
+	  3 },
+	{ "max-sites", OPT_MAX_SITES, "N", 0,
+	  "Distinct (stack, type) counters the kernel keeps (default 65536); allocations "
+	  "beyond are lost, and reported",
+	  3 },
 	{},
 };
 
@@ -64,7 +86,12 @@ static const struct argp_option record_options[] = {
 	  "Write the recording to FILE (format from .json/.txt "
 	  "unless --format); default: text on stdout",
 	  2 },
-	{ "format", 'f', "json|text", 0, "Output format", 2 },
+	{ "format", 'f', "json|text|folded", 0,
+	  "Output format; folded = one `frame;frame;...;[type] count` line per stack and type "
+	  "(full mode), the input of flamegraph tools",
+	  2 },
+	{ "weight", OPT_WEIGHT, "allocations|bytes", 0,
+	  "What a folded stack's count is (default allocations)", 2 },
 	{},
 };
 
@@ -83,12 +110,18 @@ static const char record_doc[] =
 	"Every collection is traced: per generation the collections, objects collected and "
 	"uncollectable (exactly what gc.get_stats() reports), and pause times.\n\n"
 	"USAGE:\n"
-	"  pyobjlife record -p PID [-d SECONDS] [-o FILE] [--format json|text]\n"
+	"  pyobjlife record -p PID [-d SECONDS] [-o FILE] [--format json|text|folded]\n"
 	"  pyobjlife record [OPTIONS] -- CMD [ARGS...]\n\n"
+	"With --mode full, every object allocation is also counted under the Python stack "
+	"(file, line, function; 64 frames by default) and type that made it: the JSON gains "
+	"\"sites\" (per leaf line and type) and \"stacks\", and -o FILE.folded writes folded "
+	"stacks for flamegraphs.\n\n"
 	"EXAMPLES:\n"
 	"  pyobjlife record -p 1234 -d 30 -o gc.json     # 30 s of PID 1234, as JSON\n"
 	"  pyobjlife record -p 1234                      # until Ctrl-C, text summary on stdout\n"
 	"  pyobjlife record -o app.json -- python3 app.py  # from the first bytecode of app.py\n"
+	"  pyobjlife record -p 1234 -d 5 --mode full -o allocs.json   # allocation sites\n"
+	"  pyobjlife record -p 1234 -d 5 --mode full -o a.folded --weight bytes\n"
 	"\v" EXIT_STATUS_DOC;
 
 static const char gc_doc[] =
@@ -143,6 +176,19 @@ static int parse_pid(const char *arg, struct argp_state *state)
 	return (int)v;
 }
 
+static unsigned parse_count(const char *arg, unsigned lo, unsigned hi, const char *what,
+			    struct argp_state *state)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || v < (long)lo || v > (long)hi)
+		argp_error(state, "invalid %s '%s' (%u to %u)", what, arg, lo, hi);
+	return (unsigned)v;
+}
+
 static error_t parse_common(int key, char *arg, struct argp_state *state)
 {
 	struct cli *c = parsing;
@@ -178,7 +224,7 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case 'f':
 		c->format = output_format_parse(arg);
 		if (c->format == FORMAT_NONE)
-			argp_error(state, "unknown format '%s' (json or text)", arg);
+			argp_error(state, "unknown format '%s' (json, text or folded)", arg);
 		break;
 	case OPT_BTF:
 		c->btf_path = arg;
@@ -203,6 +249,29 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case OPT_BINARY:
 		c->binary = arg;
 		break;
+	case OPT_MODE:
+		if (strcmp(arg, "gc") && strcmp(arg, "full"))
+			argp_error(state, "--mode must be gc or full");
+		c->full_mode = !strcmp(arg, "full");
+		break;
+	case OPT_STACK_DEPTH:
+		c->stack_depth =
+			parse_count(arg, 1, PYOBJLIFE_MAX_STACK_DEPTH, "--stack-depth", state);
+		break;
+	case OPT_MAX_STACKS:
+		c->max_stacks = parse_count(arg, 16, 1u << 20, "--max-stacks", state);
+		break;
+	case OPT_MAX_SITES:
+		c->max_sites = parse_count(arg, 16, 1u << 22, "--max-sites", state);
+		break;
+	case OPT_WEIGHT:
+		if (!strcmp(arg, "allocations"))
+			c->weight = WEIGHT_ALLOCATIONS;
+		else if (!strcmp(arg, "bytes"))
+			c->weight = WEIGHT_BYTES;
+		else
+			argp_error(state, "--weight must be allocations or bytes");
+		break;
 	case ARGP_KEY_ARG:
 		if (c->cmd == CMD_PROBES)
 			argp_error(state, "unexpected argument '%s'", arg);
@@ -217,6 +286,10 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		} else if (!!c->pid == !!c->command_argv) {
 			argp_error(state, "give exactly one of -p PID or -- CMD [ARGS...]");
 		}
+		if (c->cmd == CMD_PROBES && c->format == FORMAT_FOLDED)
+			argp_error(state, "probes --format is json or text");
+		if (!c->stack_depth)
+			c->stack_depth = PYOBJLIFE_DEF_STACK_DEPTH;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;

@@ -28,6 +28,11 @@ struct cli {
 	const char *btf_path;
 	enum gc_preference gc_pref;
 	unsigned ringbuf_bytes;
+	bool full_mode;		  /* --mode full: allocations too */
+	unsigned stack_depth;	  /* --stack-depth */
+	unsigned max_stacks;	  /* --max-stacks */
+	unsigned max_sites;	  /* --max-sites */
+	enum stack_weight weight; /* --weight, for folded output */
 };
 
 /* Parse argv; returns 0, or the exit code to leave with (help: 0, usage: 64). */

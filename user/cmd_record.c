@@ -79,6 +79,10 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 	struct session *s = ctx;
 	size_t before = s->rec.gc.n_collections;
 
+	if (size >= sizeof(struct alloc_key_event) && *(__u32 *)data == EV_ALLOC_KEY) {
+		alloc_recording_on_key(&s->rec.alloc, bpf_session_stacks_fd(&s->bpf), data);
+		return 0;
+	}
 	gc_recording_add(&s->rec.gc, data, size);
 	if (s->live && s->rec.gc.n_collections > before) {
 		gc_collection_print(stdout, &s->rec.gc.collections[before]);
@@ -95,13 +99,17 @@ static int resolve_format(struct session *s)
 	if (s->format == FORMAT_NONE && c->output)
 		s->format = output_format_from_path(c->output);
 	if (s->format == FORMAT_NONE && c->output) {
-		pr_err("cannot tell the format of %s from its extension: use .json or .txt, or "
-		       "--format json|text",
+		pr_err("cannot tell the format of %s from its extension: use .json, .txt or "
+		       ".folded, or --format json|text|folded",
 		       c->output);
 		return EXIT_USAGE;
 	}
 	if (s->format == FORMAT_NONE)
 		s->format = FORMAT_TEXT;
+	if (s->format == FORMAT_FOLDED && !c->full_mode) {
+		pr_err("folded stacks need allocation stacks: add --mode full");
+		return EXIT_USAGE;
+	}
 	return 0;
 }
 
@@ -127,6 +135,13 @@ static int discover(struct session *s)
 		return EXIT_UNSUPPORTED;
 	}
 	pr_debug("gc probes: %s", s->plan.gc_note);
+	if (c->full_mode && s->plan.alloc_method == ALLOC_METHOD_NONE) {
+		pr_err("CPython %s at %s: allocations cannot be traced: %s", t.version_str, t.path,
+		       s->plan.alloc_note);
+		return EXIT_UNSUPPORTED;
+	}
+	if (c->full_mode)
+		pr_debug("allocation probes: %s", s->plan.alloc_note);
 	return 0;
 }
 
@@ -187,8 +202,12 @@ static void announce(const struct session *s, int probes)
 
 static int attach(struct session *s)
 {
-	struct bpf_session_opts bo = { .btf_path = s->cli->btf_path,
-				       .ringbuf_bytes = s->cli->ringbuf_bytes };
+	const struct cli *c = s->cli;
+	struct bpf_session_opts bo = { .btf_path = c->btf_path,
+				       .ringbuf_bytes = c->ringbuf_bytes,
+				       .max_stacks = c->max_stacks,
+				       .max_sites = c->max_sites };
+	struct bpf_attach_opts ao = { .allocations = c->full_mode, .stack_depth = c->stack_depth };
 	int probes;
 
 	if (bpf_session_open(&s->bpf, &bo))
@@ -205,7 +224,13 @@ static int attach(struct session *s)
 		s->plan.target.pid = s->child.pid;
 	}
 	s->rec.pid = s->plan.target.pid;
-	probes = bpf_session_attach(&s->bpf, s->rec.pid, &s->plan);
+	if (c->full_mode) {
+		alloc_recording_init(&s->rec.alloc, s->rec.pid, s->plan.frame_layout,
+				     s->plan.target.version.minor, c->stack_depth);
+		s->rec.alloc.method = alloc_method_name(s->plan.alloc_method);
+		s->rec.alloc.coverage = s->plan.alloc_note;
+	}
+	probes = bpf_session_attach(&s->bpf, s->rec.pid, &s->plan, &ao);
 	if (probes < 0)
 		return EXIT_RUNTIME;
 	gc_recording_init(&s->rec.gc, monotonic_ns());
@@ -240,6 +265,8 @@ static int run_until_stopped(struct session *s)
 		/* the BPF side wakes us only when the ring fills: drain it every interval */
 		int err = ring_buffer__poll(s->bpf.rb, POLL_INTERVAL_MS);
 
+		if (s->rec.alloc.enabled)
+			alloc_recording_next_batch(&s->rec.alloc);
 		if (err >= 0)
 			err = ring_buffer__consume(s->bpf.rb);
 		if (err < 0 && err != -EINTR) {
@@ -275,6 +302,13 @@ static void finish(struct session *s)
 	if (bpf_session_read_agg(&s->bpf, s->rec.pid, &s->rec.gc.agg))
 		pr_warn("cannot read the per-generation aggregates: %s", strerror(errno));
 	take_self_check(s);
+	if (s->rec.alloc.enabled) {
+		if (bpf_session_read_alloc_agg(&s->bpf, s->rec.pid, &s->rec.alloc.agg))
+			pr_warn("cannot read the allocation health counters: %s", strerror(errno));
+		if (alloc_recording_collect(&s->rec.alloc, bpf_session_counts_fd(&s->bpf),
+					    bpf_session_stacks_fd(&s->bpf)))
+			pr_warn("out of memory while reading the allocation counts");
+	}
 	if (s->launched && s->child.exited && WIFEXITED(s->child.status) &&
 	    WEXITSTATUS(s->child.status) == 127 && !gc_recording_total_collections(&s->rec.gc))
 		pr_warn("the launched command exited with status 127 (could it run?)");
@@ -314,6 +348,8 @@ static int write_output(struct session *s)
 	}
 	if (s->format == FORMAT_JSON)
 		err = recording_write_json(out, &s->rec);
+	else if (s->format == FORMAT_FOLDED)
+		err = recording_write_folded(out, &s->rec, s->cli->weight);
 	else
 		recording_write_text(out, &s->rec);
 	if (!path) {
@@ -352,7 +388,7 @@ int cmd_record(const struct cli *c)
 	s->live = c->cmd == CMD_GC;
 	s->child.go_fd = -1;
 	s->rec.plan = &s->plan;
-	s->rec.mode = "full";
+	s->rec.mode = c->full_mode ? "full" : "gc";
 	rc = resolve_format(s);
 	if (!rc && c->output && output_file_precheck(c->output, why, sizeof(why))) {
 		pr_err("%s", why);
@@ -381,6 +417,8 @@ int cmd_record(const struct cli *c)
 		spawn_abort(&s->child);
 	bpf_session_close(&s->bpf);
 	gc_recording_free(&s->rec.gc);
+	if (s->rec.alloc.enabled)
+		alloc_recording_free(&s->rec.alloc);
 	free(s);
 	return rc;
 }

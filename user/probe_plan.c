@@ -193,6 +193,116 @@ static void cross_check_layout(struct probe_plan *p, const struct elf_file *ef)
 			 "table agrees with the interpreter's _Py_DebugOffsets");
 }
 
+static int spot_lto_symbol(const struct elf_symbol *sym, void *ctx)
+{
+	if (!strstr(sym->name, ".lto_priv."))
+		return 0;
+	*(bool *)ctx = true;
+	return 1;
+}
+
+/* GCC names the local functions it privatises across units *.lto_priv.N */
+static void detect_lto(struct probe_plan *p, const struct elf_file *ef, const struct elf_file *dbg)
+{
+	elf_file__for_each_symbol(ef, SYMTAB_STATIC, spot_lto_symbol, &p->lto);
+	if (!p->lto && dbg)
+		elf_file__for_each_symbol(dbg, SYMTAB_STATIC, spot_lto_symbol, &p->lto);
+}
+
+static void cross_check_frame_layout(struct probe_plan *p, const struct elf_file *ef)
+{
+	unsigned char buf[PY_DEBUG_FRAME_OFFSETS_READ_LEN];
+	struct py_debug_frame_offsets d;
+	const char *what;
+	int bad;
+
+	if (p->target.version.minor < 13 || !p->runtime.n_sites)
+		return;
+	if (elf_file__read_vaddr(ef, p->runtime.sites[0].vaddr, buf, sizeof(buf)) ||
+	    py_debug_frame_offsets_decode(buf, sizeof(buf), p->target.version.minor, &d)) {
+		snprintf(p->frame_layout_note, sizeof(p->frame_layout_note),
+			 "_Py_DebugOffsets not readable from the file image; table used unchecked");
+		return;
+	}
+	bad = frame_layout_cross_check(p->frame_layout, &d, &what);
+	p->frame_layout_bad = bad > 0;
+	snprintf(p->frame_layout_note, sizeof(p->frame_layout_note),
+		 bad ? "_Py_DebugOffsets disagrees with the table on %s: stacks are not supported"
+		     : "table agrees with the interpreter's _Py_DebugOffsets%s",
+		 bad ? what : "");
+}
+
+static void find_alloc_hooks(struct probe_plan *p, const struct elf_file *ef,
+			     const struct elf_file *dbg)
+{
+	static const char *const typed_var[] = { "PyType_GenericAlloc", "_PyObject_GC_NewVar",
+						 "_PyObject_NewVar" };
+	static const char *const typed[] = { "_PyObject_GC_New", "_PyObject_New" };
+
+	p->alloc_birth.name = "_Py_NewReference";
+	p->alloc_birth.purpose = "every object born (uprobe)";
+	p->alloc_typed_var.name = "alloc(type, n)";
+	p->alloc_typed_var.purpose = "allocators taking a type and an item count (uprobe)";
+	p->alloc_typed.name = "alloc(type)";
+	p->alloc_typed.purpose = "allocators taking a type (uprobe)";
+	/* a header inline in 3.8: no symbol to find */
+	if (p->target.version.minor >= 9)
+		find_named_hook(&p->alloc_birth, "_Py_NewReference", ef, dbg);
+	else
+		snprintf(p->alloc_birth.missing, sizeof(p->alloc_birth.missing),
+			 "a static inline function in CPython 3.8 headers: no symbol");
+	for (size_t i = 0; i < sizeof(typed_var) / sizeof(typed_var[0]); i++)
+		find_named_hook(&p->alloc_typed_var, typed_var[i], ef, dbg);
+	for (size_t i = 0; i < sizeof(typed) / sizeof(typed[0]); i++)
+		find_named_hook(&p->alloc_typed, typed[i], ef, dbg);
+}
+
+static const char birth_note[] =
+	"_Py_NewReference: every object the interpreter creates, free-list reuse included; "
+	"sizes as sys.getsizeof() for fixed-size objects; str, and from 3.12 every variable-size "
+	"object (its length is set after birth), count their fixed part only";
+static const char typed_note[] =
+	"allocator entry points taking the type (PyType_GenericAlloc, _PyObject_GC_New(Var), "
+	"_PyObject_New(Var)): every instance of a Python class and objects C code allocates "
+	"through them; floats, ints, strs, tuples, lists and dicts made through their own "
+	"constructors or free lists are not seen";
+
+static void choose_alloc_method(struct probe_plan *p, bool have_debug_file)
+{
+	bool can_tell_inlining = p->symtab || have_debug_file;
+	int typed_sites = p->alloc_typed_var.n_sites + p->alloc_typed.n_sites;
+
+	p->alloc_method = ALLOC_METHOD_NONE;
+	if (!p->frame_layout) {
+		snprintf(p->alloc_note, sizeof(p->alloc_note), "no stack layout for CPython %d.%d",
+			 p->target.version.major, p->target.version.minor);
+		return;
+	}
+	if (p->frame_layout_bad) {
+		snprintf(p->alloc_note, sizeof(p->alloc_note), "%s", p->frame_layout_note);
+		return;
+	}
+	if (p->alloc_birth.n_sites && !p->lto && can_tell_inlining) {
+		p->alloc_method = ALLOC_METHOD_BIRTH;
+		p->n_alloc_probes = 1;
+		snprintf(p->alloc_note, sizeof(p->alloc_note), "%s", birth_note);
+		return;
+	}
+	if (!typed_sites) {
+		snprintf(p->alloc_note, sizeof(p->alloc_note), "no allocation hook found: %s",
+			 p->alloc_typed_var.missing);
+		return;
+	}
+	p->alloc_method = ALLOC_METHOD_TYPED;
+	p->n_alloc_probes = typed_sites;
+	snprintf(p->alloc_note, sizeof(p->alloc_note), "%s: %s",
+		 p->lto ? "LTO build, _Py_NewReference is inlined into its callers"
+		 : !p->alloc_birth.n_sites ? "no _Py_NewReference function"
+					   : "stripped without a debug file, so inlining of "
+					     "_Py_NewReference is unknown",
+		 typed_note);
+}
+
 static void choose_method(struct probe_plan *p, enum gc_preference pref, bool launching)
 {
 	bool usdt = p->usdt_start.n_sites && p->usdt_done.n_sites;
@@ -267,6 +377,12 @@ int probe_plan_build(struct probe_plan *p, const struct py_target *t, enum gc_pr
 	if (p->layout)
 		cross_check_layout(p, ef);
 	choose_method(p, pref, launching);
+	p->frame_layout = frame_layout_lookup(t->version.major, t->version.minor);
+	if (p->frame_layout)
+		cross_check_frame_layout(p, ef);
+	detect_lto(p, ef, dbg);
+	find_alloc_hooks(p, ef, dbg);
+	choose_alloc_method(p, dbg != NULL);
 	if (!p->runtime.n_sites) {
 		p->gc_method = GC_METHOD_NONE;
 		snprintf(p->gc_note, sizeof(p->gc_note), "%s", p->runtime.missing);
@@ -287,6 +403,11 @@ int probe_plan_build(struct probe_plan *p, const struct py_target *t, enum gc_pr
 static const char *method_name(enum gc_method m)
 {
 	return m == GC_METHOD_USDT ? "usdt" : m == GC_METHOD_UPROBE ? "uprobe" : "none";
+}
+
+const char *alloc_method_name(enum alloc_method m)
+{
+	return m == ALLOC_METHOD_BIRTH ? "birth" : m == ALLOC_METHOD_TYPED ? "typed" : "none";
 }
 
 static void print_hook(FILE *out, const struct hook *h)
@@ -346,10 +467,21 @@ void probe_plan_print(FILE *out, const struct probe_plan *p)
 	print_hook(out, &p->usdt_start);
 	print_hook(out, &p->usdt_done);
 	print_hook(out, &p->collector);
+	print_hook(out, &p->alloc_birth);
+	print_hook(out, &p->alloc_typed_var);
+	print_hook(out, &p->alloc_typed);
 	fprintf(out, "\ngc probes:    %s: %s\n", method_name(p->gc_method), p->gc_note);
 	if (p->gc_method != GC_METHOD_NONE)
 		fprintf(out, "attaches:     %d probe%s\n", p->n_probes,
 			p->n_probes == 1 ? "" : "s");
+	fprintf(out, "alloc probes: %s (--mode full): %s\n", alloc_method_name(p->alloc_method),
+		p->alloc_note);
+	if (p->frame_layout)
+		fprintf(out, "stack layout: %s%s%s\n", p->frame_layout->source,
+			p->frame_layout_note[0] ? "; " : "", p->frame_layout_note);
+	if (p->alloc_method != ALLOC_METHOD_NONE)
+		fprintf(out, "attaches:     %d more probe%s in full mode\n", p->n_alloc_probes,
+			p->n_alloc_probes == 1 ? "" : "s");
 }
 
 static json_t *site_json(const struct hook_site *s)
@@ -395,6 +527,9 @@ json_t *probe_plan_to_json(const struct probe_plan *p)
 	json_array_append_new(hooks, hook_json(&p->usdt_start));
 	json_array_append_new(hooks, hook_json(&p->usdt_done));
 	json_array_append_new(hooks, hook_json(&p->collector));
+	json_array_append_new(hooks, hook_json(&p->alloc_birth));
+	json_array_append_new(hooks, hook_json(&p->alloc_typed_var));
+	json_array_append_new(hooks, hook_json(&p->alloc_typed));
 	interp =
 		json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s, s:b, s:b, s:s?, s:s, s:s?, s:b}", "path",
 			  t->path, "executable", t->exe, "python_version", t->version_str,
@@ -412,6 +547,16 @@ json_t *probe_plan_to_json(const struct probe_plan *p)
 		      (json_int_t)p->debug_symbols, "hooks", hooks, "gc_method",
 		      method_name(p->gc_method), "gc_note", p->gc_note, "probes_to_attach",
 		      p->n_probes);
+	if (j)
+		json_object_set_new(j, "allocations",
+				    json_pack("{s:s, s:s, s:i, s:b, s:s?, s:s}", "method",
+					      alloc_method_name(p->alloc_method), "note",
+					      p->alloc_note, "probes_to_attach", p->n_alloc_probes,
+					      "lto", p->lto, "stack_layout",
+					      p->frame_layout ? p->frame_layout->source : NULL,
+					      "stack_layout_check",
+					      p->frame_layout_note[0] ? p->frame_layout_note
+								      : "no check available"));
 	if (j && p->layout)
 		json_object_set_new(j, "gc_layout",
 				    json_pack("{s:s, s:s}", "source", p->layout->source, "check",
@@ -432,9 +577,26 @@ static void append_probe(json_t *arr, const char *hook, const char *kind, const 
 	json_array_append_new(arr, j);
 }
 
-json_t *probe_plan_attached_json(const struct probe_plan *p)
+static void append_alloc_probes(json_t *arr, const struct probe_plan *p)
+{
+	const struct hook *hooks[] = { &p->alloc_typed_var, &p->alloc_typed };
+
+	if (p->alloc_method == ALLOC_METHOD_BIRTH) {
+		append_probe(arr, "alloc", "uprobe", &p->alloc_birth.sites[0]);
+		return;
+	}
+	for (size_t h = 0; h < sizeof(hooks) / sizeof(hooks[0]); h++) {
+		for (int i = 0; i < hooks[h]->n_sites; i++)
+			append_probe(arr, "alloc", "uprobe", &hooks[h]->sites[i]);
+	}
+}
+
+json_t *probe_plan_attached_json(const struct probe_plan *p, bool with_alloc)
 {
 	json_t *arr = json_array();
+
+	if (with_alloc)
+		append_alloc_probes(arr, p);
 
 	if (p->gc_method == GC_METHOD_USDT) {
 		append_probe(arr, "gc_start", "usdt", &p->usdt_start.sites[0]);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <jansson.h>
+#include "frame_layout.h"
 #include "gc_layout.h"
 #include "interpreter.h"
 
@@ -55,6 +56,12 @@ enum gc_preference {
 	GC_PREFER_UPROBE,
 };
 
+enum alloc_method {
+	ALLOC_METHOD_NONE,
+	ALLOC_METHOD_BIRTH, /* _Py_NewReference: every object born, free lists included */
+	ALLOC_METHOD_TYPED, /* allocator entry points that take the type */
+};
+
 struct probe_plan {
 	struct py_target target;
 	const struct gc_layout *layout;
@@ -64,6 +71,18 @@ struct probe_plan {
 	struct hook usdt_start; /* python:gc__start */
 	struct hook usdt_done;	/* python:gc__done */
 	struct hook collector;	/* collect / gc_collect_main and their compiler clones */
+	/* allocations (full mode) */
+	const struct frame_layout *frame_layout;
+	char frame_layout_note[192];
+	bool frame_layout_bad;
+	bool lto;		 /* link-time optimised: exported wrappers are inlined */
+	struct hook alloc_birth; /* _Py_NewReference(op) */
+	struct hook
+		alloc_typed_var; /* PyType_GenericAlloc, _PyObject_GC_NewVar, _PyObject_NewVar */
+	struct hook alloc_typed; /* _PyObject_GC_New, _PyObject_New */
+	enum alloc_method alloc_method;
+	char alloc_note[384]; /* what the chosen hooks see and miss */
+	int n_alloc_probes;
 	enum gc_method gc_method;
 	char gc_note[256];    /* why this method, or why none */
 	int n_probes;	      /* probes attaching the plan makes */
@@ -82,8 +101,9 @@ int probe_plan_build(struct probe_plan *p, const struct py_target *t, enum gc_pr
 void probe_plan_print(FILE *out, const struct probe_plan *p);
 json_t *probe_plan_to_json(const struct probe_plan *p);
 /* The "probes" array of the recording JSON: what was attached, where. */
-json_t *probe_plan_attached_json(const struct probe_plan *p);
+json_t *probe_plan_attached_json(const struct probe_plan *p, bool with_alloc);
 
 const char *hook_source_name(enum hook_source s);
+const char *alloc_method_name(enum alloc_method m);
 
 #endif

@@ -13,6 +13,8 @@ enum output_format output_format_parse(const char *name)
 		return FORMAT_JSON;
 	if (!strcmp(name, "text") || !strcmp(name, "txt"))
 		return FORMAT_TEXT;
+	if (!strcmp(name, "folded"))
+		return FORMAT_FOLDED;
 	return FORMAT_NONE;
 }
 
@@ -26,6 +28,8 @@ enum output_format output_format_from_path(const char *path)
 		return FORMAT_JSON;
 	if (!strcmp(dot, ".txt") || !strcmp(dot, ".text"))
 		return FORMAT_TEXT;
+	if (!strcmp(dot, ".folded"))
+		return FORMAT_FOLDED;
 	return FORMAT_NONE;
 }
 
@@ -129,22 +133,25 @@ json_t *recording_to_json(const struct recording *r)
 {
 	const struct py_target *t = &r->plan->target;
 	const struct gc_recording *g = &r->gc;
-	json_t *target, *gc;
+	json_t *target, *gc, *root;
 
 	target = json_pack("{s:i, s:s, s:s, s:s, s:o}", "pid", (int)r->pid, "python_version",
 			   t->version_str, "binary", t->path, "executable", t->exe, "probes",
-			   probe_plan_attached_json(r->plan));
+			   probe_plan_attached_json(r->plan, r->alloc.enabled));
 	gc = json_pack("{s:o, s:s?, s:o, s:o, s:o}", "thresholds",
 		       int3_or_null(g->thresholds, g->thresholds_known), "thresholds_source",
 		       g->thresholds_source, "counts_at_start",
 		       int3_or_null(g->counts_at_start, g->thresholds_known), "generations",
 		       generations_json(g), "collections", timeline_json(g));
-	return json_pack("{s:{s:s}, s:o, s:s, s:s, s:f, s:s?, s:I, s:o, s:o, s:o}", "pyobjlife",
+	root = json_pack("{s:{s:s}, s:o, s:s, s:s, s:f, s:s?, s:I, s:o, s:o, s:o}", "pyobjlife",
 			 "version", PYOBJLIFE_VERSION, "target", target, "mode", r->mode,
 			 "started_at", r->started_at, "duration_seconds", r->duration_s,
 			 "end_reason", r->end_reason, "lost_events",
 			 (json_int_t)gc_recording_lost(g), "diagnostics", diagnostics_json(g),
 			 "target_check", target_check_json(r), "gc", gc);
+	if (root && r->alloc.enabled)
+		alloc_recording_add_json(root, &r->alloc);
+	return root;
 }
 
 int recording_write_json(FILE *out, const struct recording *r)

@@ -3,7 +3,9 @@
 #include <string.h>
 #include "recording.h"
 
-#define HIST_BAR_WIDTH 40
+#define HIST_BAR_WIDTH	  40
+#define TEXT_TOP_SITES	  20
+#define SUMMARY_TOP_SITES 5
 
 void format_ns(uint64_t ns, char *buf, size_t cap)
 {
@@ -109,6 +111,8 @@ void recording_write_text(FILE *out, const struct recording *r)
 			"\nwarning: %lu collection records lost (timeline incomplete; the "
 			"per-generation totals above are still exact)\n",
 			(unsigned long)lost);
+	if (r->alloc.enabled)
+		alloc_recording_write_text(out, &r->alloc, TEXT_TOP_SITES);
 }
 
 void recording_write_summary(FILE *out, const struct recording *r, const char *path)
@@ -132,4 +136,6 @@ void recording_write_summary(FILE *out, const struct recording *r, const char *p
 	}
 	fprintf(out, ", %lu lost\n", (unsigned long)gc_recording_lost(g));
 	print_generation_table(out, g);
+	if (r->alloc.enabled)
+		alloc_recording_write_text(out, &r->alloc, SUMMARY_TOP_SITES);
 }

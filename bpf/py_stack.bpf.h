@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Copyright (c) 2026 The pyobjlife authors */
+/*
+ * Python stacks from BPF: find the thread state of the current thread and walk
+ * its frames leaf first, recording (code object, instruction offset) per frame.
+ * Every CPython layout detail comes from the target's stack_walk_cfg, filled by
+ * userspace per process; nothing here is compiled per version.
+ */
+#ifndef PYOBJLIFE_PY_STACK_BPF_H
+#define PYOBJLIFE_PY_STACK_BPF_H
+
+#include "pyobjlife.h"
+
+/* shim frames (3.12+ C-entry frames) do not count towards the depth, but bound the walk */
+#define PY_STACK_WALK_ITERATIONS (PYOBJLIFE_MAX_STACK_DEPTH + 64)
+#define PY_THREAD_LIST_MAX	 64
+#define PY_STACK_READ_ERROR	 2u /* a frame could not be read: the stack ends early */
+
+#define FNV_OFFSET		 0xcbf29ce484222325ull
+#define FNV_PRIME		 0x100000001b3ull
+
+struct walk_scratch {
+	struct py_stack st;
+	__u8 frame[PYOBJLIFE_FRAME_READ_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct walk_scratch);
+} walk_scratch SEC(".maps");
+
+static __always_inline __u64 read_user_u64(__u64 addr)
+{
+	__u64 v = 0;
+
+	if (bpf_probe_read_user(&v, sizeof(v), (void *)addr))
+		return 0;
+	return v;
+}
+
+/* A u64 field of the frame copy; offsets past the copy read as 0 (checked by userspace too). */
+static __always_inline __u64 frame_u64(const __u8 *buf, __u32 off)
+{
+	if (off > PYOBJLIFE_FRAME_READ_MAX - sizeof(__u64))
+		return 0;
+	return *(const __u64 *)(buf + off);
+}
+
+static __always_inline __u32 frame_u32(const __u8 *buf, __u32 off)
+{
+	if (off > PYOBJLIFE_FRAME_READ_MAX - sizeof(__u32))
+		return 0;
+	return *(const __u32 *)(buf + off);
+}
+
+static __always_inline __u8 frame_u8(const __u8 *buf, __u32 off)
+{
+	if (off > PYOBJLIFE_FRAME_READ_MAX - 1)
+		return 0;
+	return buf[off];
+}
+
+/*
+ * The GIL holder is the allocating thread (objects are only made with the GIL
+ * held); its pthread id, the thread's FS base on glibc/x86_64, confirms it.
+ * Otherwise (a subinterpreter, a stale holder) walk the main interpreter's
+ * thread list for the FS base.
+ */
+static __always_inline __u64 current_tstate(const struct target_cfg *cfg, __u64 runtime,
+					    __u64 *walked)
+{
+	const struct stack_walk_cfg *w = &cfg->walk;
+	struct task_struct *task = bpf_get_current_task_btf();
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	__u64 interp = 0, tstate;
+
+	if (w->tstate_current_off != PYOBJLIFE_OFF_NONE) {
+		tstate = read_user_u64(runtime + w->tstate_current_off);
+	} else {
+		__u64 gil;
+
+		interp = read_user_u64(runtime + cfg->main_interp_off);
+		gil = interp ? read_user_u64(interp + w->interp_gil_ptr_off) : 0;
+		tstate = gil ? read_user_u64(gil + w->gil_last_holder_off) : 0;
+	}
+	if (tstate && read_user_u64(tstate + w->tstate_thread_id_off) == fsbase)
+		return tstate;
+
+	*walked = 1;
+	if (!interp)
+		interp = read_user_u64(runtime + cfg->main_interp_off);
+	tstate = interp ? read_user_u64(interp + w->interp_threads_head_off) : 0;
+	for (int i = 0; i < PY_THREAD_LIST_MAX && tstate; i++) {
+		if (read_user_u64(tstate + w->tstate_thread_id_off) == fsbase)
+			return tstate;
+		tstate = read_user_u64(tstate + w->tstate_next_off);
+	}
+	return 0;
+}
+
+static __always_inline __u32 frame_instr_offset(const struct stack_walk_cfg *w, const __u8 *buf,
+						__u64 code)
+{
+	__s32 lasti;
+
+	switch (w->instr_kind) {
+	case INSTR_LASTI_BYTES:
+		return frame_u32(buf, w->frame_instr_off);
+	case INSTR_LASTI_UNITS:
+		lasti = (__s32)frame_u32(buf, w->frame_instr_off);
+		return lasti < 0 ? (__u32)lasti : (__u32)lasti * 2;
+	default:
+		return (__u32)(frame_u64(buf, w->frame_instr_off) - (code + w->code_adaptive_off));
+	}
+}
+
+struct walk_ctx {
+	const struct stack_walk_cfg *w;
+	struct walk_scratch *sc;
+	__u64 frame;
+	__u64 hash;
+	__u32 n, max, size;
+};
+
+/* One frame of the walk (a bpf_loop callback, so the verifier checks it once): 0 goes on. */
+static long walk_one_frame(__u32 i, void *arg)
+{
+	struct walk_ctx *c = arg;
+	const struct stack_walk_cfg *w = c->w;
+	struct walk_scratch *sc = c->sc;
+	__u64 code, previous;
+	__u32 instr, n = c->n, size = c->size;
+
+	if (!c->frame)
+		return 1;
+	if (size > PYOBJLIFE_FRAME_READ_MAX)
+		size = PYOBJLIFE_FRAME_READ_MAX;
+	if (bpf_probe_read_user(sc->frame, size, (void *)c->frame)) {
+		sc->st.flags |= PY_STACK_READ_ERROR;
+		return 1;
+	}
+	previous = frame_u64(sc->frame, w->frame_previous_off);
+	if (w->frame_owner_off != PYOBJLIFE_OFF_NONE &&
+	    frame_u8(sc->frame, w->frame_owner_off) >= w->owner_skip_from) {
+		c->frame = previous;
+		return 0;
+	}
+	/* a Python frame beyond the limit: keep the leaf side, say the rest is missing */
+	if (n >= c->max || n >= PYOBJLIFE_MAX_STACK_DEPTH) {
+		sc->st.flags |= PY_STACK_TRUNCATED;
+		return 1;
+	}
+	code = frame_u64(sc->frame, w->frame_code_off);
+	instr = frame_instr_offset(w, sc->frame, code);
+	sc->st.code[n] = code;
+	sc->st.instr[n] = instr;
+	c->hash = (c->hash ^ code) * FNV_PRIME;
+	c->hash = (c->hash ^ instr) * FNV_PRIME;
+	c->n = n + 1;
+	c->frame = previous;
+	return 0;
+}
+
+/*
+ * Walk the frames of `tstate` into sc->st, leaf first, one bulk read per frame.
+ * Returns the stack's id: a hash of the frames, the target and the flags, never 0.
+ */
+static __always_inline __u64 walk_stack(const struct stack_walk_cfg *w, __u64 tstate, __u32 tgid,
+					struct walk_scratch *sc)
+{
+	struct walk_ctx c = {
+		.w = w,
+		.sc = sc,
+		.hash = FNV_OFFSET ^ tgid,
+		.max = w->max_depth,
+		.size = w->frame_size,
+	};
+	long iterations;
+
+	sc->st.flags = 0;
+	c.frame = read_user_u64(tstate + w->tstate_frame_off);
+	if (c.frame && w->cframe_current_off != PYOBJLIFE_OFF_NONE)
+		c.frame = read_user_u64(c.frame + w->cframe_current_off);
+	iterations = bpf_loop(PY_STACK_WALK_ITERATIONS, walk_one_frame, &c, 0);
+	/* frames left after the last iteration (shims included): the root side is missing */
+	if (iterations >= PY_STACK_WALK_ITERATIONS && c.frame)
+		sc->st.flags |= PY_STACK_TRUNCATED;
+	sc->st.depth = c.n;
+	c.hash = (c.hash ^ ((__u64)sc->st.flags << 32 | c.n)) * FNV_PRIME;
+	return c.hash ? c.hash : 1;
+}
+
+#endif

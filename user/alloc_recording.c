@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Copyright (c) 2026 The pyobjlife authors */
+#include <errno.h>
+#include <search.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include "alloc_recording.h"
+#include "proc.h"
+
+static int read_target(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	return proc_read_mem(*(pid_t *)ctx, addr, buf, len);
+}
+
+void alloc_recording_init(struct alloc_recording *r, pid_t pid, const struct frame_layout *l,
+			  int minor, uint32_t stack_depth)
+{
+	memset(r, 0, sizeof(*r));
+	r->enabled = true;
+	r->pid = pid;
+	r->stack_depth = stack_depth;
+	symbolizer_init(&r->sym, l, minor, read_target, &r->pid);
+}
+
+static int cmp_id(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void free_stack(void *p)
+{
+	struct resolved_stack *st = p;
+
+	free(st->frames);
+	free(st);
+}
+
+void alloc_recording_free(struct alloc_recording *r)
+{
+	tdestroy(r->stacks, free_stack);
+	r->stacks = NULL;
+	free(r->rows);
+	free(r->sites);
+	r->rows = NULL;
+	r->sites = NULL;
+	symbolizer_free(&r->sym);
+}
+
+static void name_frame(struct alloc_recording *r, uint64_t code, uint32_t instr, uint32_t tag,
+		       struct code_location *out)
+{
+	char what[64];
+	int err = symbolizer_code(&r->sym, code, instr, tag, out);
+
+	if (!err)
+		return;
+	snprintf(what, sizeof(what), "<%s code object 0x%lx>",
+		 err == -ESTALE ? "freed" : "unreadable", (unsigned long)code);
+	out->file = "<unknown>";
+	out->function = symbolizer_intern(&r->sym, what);
+	out->line = -1;
+	out->firstlineno = 0;
+	out->incomplete = false;
+}
+
+/* Name the frames of a stack the BPF side stored; unnamed frames keep their address. */
+static void name_frames(struct alloc_recording *r, struct resolved_stack *rs,
+			const struct py_stack *st)
+{
+	uint32_t depth =
+		st->depth < PYOBJLIFE_MAX_STACK_DEPTH ? st->depth : PYOBJLIFE_MAX_STACK_DEPTH;
+
+	rs->truncated = st->flags & PY_STACK_TRUNCATED;
+	rs->frames = calloc(depth ? depth : 1, sizeof(*rs->frames));
+	if (!rs->frames) {
+		rs->unavailable = true;
+		return;
+	}
+	for (uint32_t i = 0; i < depth; i++) {
+		struct code_location *f = &rs->frames[rs->depth];
+
+		name_frame(r, st->code[i], st->instr[i], st->code_tag[i], f);
+		if (!f->incomplete)
+			rs->depth++;
+	}
+}
+
+static const struct resolved_stack *resolve_stack(struct alloc_recording *r, int stacks_fd,
+						  uint64_t id)
+{
+	struct resolved_stack *rs, **node = tfind(&id, &r->stacks, cmp_id);
+	struct py_stack *st;
+
+	if (node)
+		return *node;
+	rs = calloc(1, sizeof(*rs));
+	st = malloc(sizeof(*st));
+	if (!rs || !st) {
+		free(rs);
+		free(st);
+		return NULL;
+	}
+	rs->id = id;
+	if (!id) {
+		rs->unavailable = true;
+	} else if (bpf_map_lookup_elem(stacks_fd, &id, st)) {
+		rs->unavailable = true;
+		r->stacks_lost++;
+	} else {
+		name_frames(r, rs, st);
+	}
+	free(st);
+	if (!tsearch(rs, &r->stacks, cmp_id)) {
+		free_stack(rs);
+		return NULL;
+	}
+	r->n_stacks++;
+	return rs;
+}
+
+static const char *type_name(struct alloc_recording *r, uint64_t type)
+{
+	const char *name = symbolizer_type(&r->sym, type);
+	char what[48];
+
+	if (name)
+		return name;
+	snprintf(what, sizeof(what), "<type 0x%lx>", (unsigned long)type);
+	return symbolizer_intern(&r->sym, what);
+}
+
+void alloc_recording_next_batch(struct alloc_recording *r)
+{
+	symbolizer_next_epoch(&r->sym);
+}
+
+void alloc_recording_on_key(struct alloc_recording *r, int stacks_fd,
+			    const struct alloc_key_event *e)
+{
+	if (!r->enabled || e->tgid != (uint32_t)r->pid)
+		return;
+	resolve_stack(r, stacks_fd, e->stack_id);
+	type_name(r, e->type);
+}
+
+static int add_row(struct alloc_recording *r, size_t *cap, const struct resolved_stack *st,
+		   const char *type, const struct alloc_count *c)
+{
+	if (r->n_rows == *cap) {
+		size_t ncap = *cap ? *cap * 2 : 256;
+		struct alloc_row *rows = realloc(r->rows, ncap * sizeof(*rows));
+
+		if (!rows)
+			return -ENOMEM;
+		r->rows = rows;
+		*cap = ncap;
+	}
+	r->rows[r->n_rows++] = (struct alloc_row){
+		.stack = st, .type = type, .allocations = c->allocations, .bytes = c->bytes
+	};
+	r->total_allocations += c->allocations;
+	r->total_bytes += c->bytes;
+	return 0;
+}
+
+static int by_allocations(const void *a, const void *b)
+{
+	const struct alloc_row *x = a, *y = b;
+
+	if (x->allocations != y->allocations)
+		return x->allocations < y->allocations ? 1 : -1;
+	return strcmp(x->type, y->type);
+}
+
+static const struct code_location unknown_leaf = { .file = "<unknown>",
+						   .function = "<no Python stack>",
+						   .line = -1 };
+
+static const struct code_location *leaf_of(const struct alloc_row *row)
+{
+	return row->stack && row->stack->depth ? &row->stack->frames[0] : &unknown_leaf;
+}
+
+static bool same_site(const struct alloc_site *s, const struct code_location *leaf,
+		      const char *type)
+{
+	/* interned strings: equal names are the same pointer */
+	return s->file == leaf->file && s->function == leaf->function && s->line == leaf->line &&
+	       s->type == type;
+}
+
+static int site_order(const void *a, const void *b)
+{
+	const struct alloc_site *x = a, *y = b;
+	int c;
+
+	if (x->allocations != y->allocations)
+		return x->allocations < y->allocations ? 1 : -1;
+	c = strcmp(x->file, y->file);
+	return c ? c : x->line - y->line;
+}
+
+/* Sum rows into leaf sites. Quadratic in the worst case, bounded by the count map's size. */
+static int build_sites(struct alloc_recording *r)
+{
+	r->sites = calloc(r->n_rows ? r->n_rows : 1, sizeof(*r->sites));
+	if (!r->sites)
+		return -ENOMEM;
+	for (size_t i = 0; i < r->n_rows; i++) {
+		const struct code_location *leaf = leaf_of(&r->rows[i]);
+		struct alloc_site *s = NULL;
+
+		for (size_t j = 0; j < r->n_sites && !s; j++) {
+			if (same_site(&r->sites[j], leaf, r->rows[i].type))
+				s = &r->sites[j];
+		}
+		if (!s) {
+			s = &r->sites[r->n_sites++];
+			*s = (struct alloc_site){ .file = leaf->file,
+						  .function = leaf->function,
+						  .type = r->rows[i].type,
+						  .line = leaf->line };
+		}
+		s->allocations += r->rows[i].allocations;
+		s->bytes += r->rows[i].bytes;
+	}
+	qsort(r->sites, r->n_sites, sizeof(*r->sites), site_order);
+	return 0;
+}
+
+int alloc_recording_collect(struct alloc_recording *r, int counts_fd, int stacks_fd)
+{
+	struct alloc_key key, next;
+	struct alloc_count c;
+	size_t cap = 0;
+	void *prev = NULL;
+	int err;
+
+	alloc_recording_next_batch(r);
+	while (!bpf_map_get_next_key(counts_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key.tgid != (uint32_t)r->pid || bpf_map_lookup_elem(counts_fd, &key, &c))
+			continue;
+		err = add_row(r, &cap, resolve_stack(r, stacks_fd, key.stack_id),
+			      type_name(r, key.type), &c);
+		if (err)
+			return err;
+	}
+	qsort(r->rows, r->n_rows, sizeof(*r->rows), by_allocations);
+	return build_sites(r);
+}

@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Copyright (c) 2026 The pyobjlife authors */
+#include <errno.h>
+#include <search.h>
+#include <stdlib.h>
+#include <string.h>
+#include "code_symbolizer.h"
+
+#define MAX_NAME_CHARS	   1024
+#define MAX_LINETABLE	   (1u << 20)
+#define CODE_HEADER_MAX	   256
+#define STR_HEADER_MAX	   80
+#define CSTRING_MAX	   256
+#define PAGE_SIZE_ASSUMED  4096u
+#define UNICODE_KIND(s)	   (((s) >> 2) & 7u)
+#define UNICODE_COMPACT(s) (((s) >> 5) & 1u)
+#define UNICODE_ASCII(s)   (((s) >> 6) & 1u)
+
+/* The header fields an entry was built from: if any changed, the address was reused. */
+struct code_header {
+	uint64_t filename, name, qualname, linetable;
+	int32_t firstlineno, firsttraceable;
+};
+
+struct code_entry {
+	uint64_t addr;
+	uint64_t epoch; /* when the header was last compared with the target's */
+	struct code_header hdr;
+	const char *file, *function;
+	uint8_t *linetable;
+	size_t linetable_len;
+};
+
+struct type_entry {
+	uint64_t addr;
+	const char *name;
+};
+
+static int cmp_addr(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+void symbolizer_init(struct symbolizer *s, const struct frame_layout *l, int minor,
+		     mem_read_fn read, void *read_ctx)
+{
+	memset(s, 0, sizeof(*s));
+	s->layout = l;
+	s->line_format = line_table_format_for(minor);
+	s->read = read;
+	s->read_ctx = read_ctx;
+}
+
+const char *symbolizer_intern(struct symbolizer *s, const char *str)
+{
+	char *copy;
+	void *node = tfind(str, &s->strings, cmp_str);
+
+	if (node)
+		return *(const char **)node;
+	copy = strdup(str);
+	if (!copy)
+		return "<out of memory>";
+	node = tsearch(copy, &s->strings, cmp_str);
+	if (!node || *(char **)node != copy) {
+		free(copy);
+		return node ? *(const char **)node : "<out of memory>";
+	}
+	return copy;
+}
+
+static uint64_t u64_at(const uint8_t *buf, uint32_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+static uint32_t u32_at(const uint8_t *buf, uint32_t off)
+{
+	uint32_t v;
+
+	memcpy(&v, buf + off, sizeof(v));
+	return v;
+}
+
+/* Append code point cp to out as UTF-8; returns the bytes written (0 if no room). */
+static size_t put_utf8(char *out, size_t room, uint32_t cp)
+{
+	if (cp < 0x80 && room >= 1) {
+		out[0] = (char)cp;
+		return 1;
+	}
+	if (cp < 0x800 && room >= 2) {
+		out[0] = (char)(0xc0 | cp >> 6);
+		out[1] = (char)(0x80 | (cp & 0x3f));
+		return 2;
+	}
+	if (cp < 0x10000 && room >= 3) {
+		out[0] = (char)(0xe0 | cp >> 12);
+		out[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[2] = (char)(0x80 | (cp & 0x3f));
+		return 3;
+	}
+	if (cp < 0x110000 && room >= 4) {
+		out[0] = (char)(0xf0 | cp >> 18);
+		out[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+		out[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+		out[3] = (char)(0x80 | (cp & 0x3f));
+		return 4;
+	}
+	return 0;
+}
+
+/*
+ * A compact str object as UTF-8 into out (cap >= 1). Names and file names are
+ * compact in practice; other kinds of str give an error.
+ */
+static int read_str(struct symbolizer *s, uint64_t addr, char *out, size_t cap)
+{
+	const struct frame_layout *l = s->layout;
+	uint8_t hdr[STR_HEADER_MAX], *data;
+	uint32_t state, kind;
+	int64_t len;
+	size_t n = 0, data_off;
+
+	out[0] = 0;
+	if (!addr || l->unicode_state_off + 4 > sizeof(hdr) ||
+	    s->read(s->read_ctx, addr, hdr, l->unicode_state_off + 4))
+		return -EFAULT;
+	memcpy(&len, hdr + l->unicode_length_off, sizeof(len));
+	state = u32_at(hdr, l->unicode_state_off);
+	kind = UNICODE_KIND(state);
+	if (!UNICODE_COMPACT(state) || (kind != 1 && kind != 2 && kind != 4) || len < 0)
+		return -EINVAL;
+	if (len > MAX_NAME_CHARS)
+		len = MAX_NAME_CHARS;
+	data_off = UNICODE_ASCII(state) ? l->ascii_data_off : l->compact_data_off;
+	data = malloc((size_t)len * kind + 1);
+	if (!data)
+		return -ENOMEM;
+	if (len && s->read(s->read_ctx, addr + data_off, data, (size_t)len * kind)) {
+		free(data);
+		return -EFAULT;
+	}
+	for (int64_t i = 0; i < len; i++) {
+		uint32_t cp = kind == 1	  ? data[i]
+			      : kind == 2 ? ((uint16_t *)data)[i]
+					  : ((uint32_t *)data)[i];
+		size_t w = put_utf8(out + n, cap - 1 - n, cp);
+
+		if (!w)
+			break;
+		n += w;
+	}
+	out[n] = 0;
+	free(data);
+	return 0;
+}
+
+/* A bytes object's contents, malloc'ed. */
+static int read_bytes(struct symbolizer *s, uint64_t addr, uint8_t **out, size_t *len)
+{
+	const struct frame_layout *l = s->layout;
+	int64_t size;
+
+	*out = NULL;
+	*len = 0;
+	if (!addr || s->read(s->read_ctx, addr + l->bytes_size_off, &size, sizeof(size)))
+		return -EFAULT;
+	if (size < 0 || size > MAX_LINETABLE)
+		return -EINVAL;
+	*out = malloc(size ? (size_t)size : 1);
+	if (!*out)
+		return -ENOMEM;
+	if (size && s->read(s->read_ctx, addr + l->bytes_data_off, *out, (size_t)size)) {
+		free(*out);
+		*out = NULL;
+		return -EFAULT;
+	}
+	*len = (size_t)size;
+	return 0;
+}
+
+static uint32_t header_extent(const struct frame_layout *l)
+{
+	uint32_t offs[] = { l->code_filename_off,    l->code_name_off,
+			    l->code_qualname_off,    l->code_linetable_off,
+			    l->code_firstlineno_off, l->code_firsttraceable_off };
+	uint32_t end = 0;
+
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++) {
+		if (offs[i] != FRAME_LAYOUT_NONE && offs[i] + 8 > end)
+			end = offs[i] + 8;
+	}
+	return end;
+}
+
+static int read_code_header(struct symbolizer *s, uint64_t code, struct code_header *h)
+{
+	const struct frame_layout *l = s->layout;
+	uint8_t buf[CODE_HEADER_MAX];
+	uint32_t extent = header_extent(l);
+
+	if (!code || extent > sizeof(buf) || s->read(s->read_ctx, code, buf, extent))
+		return -EFAULT;
+	memset(h, 0, sizeof(*h));
+	h->filename = u64_at(buf, l->code_filename_off);
+	h->name = u64_at(buf, l->code_name_off);
+	if (l->code_qualname_off != FRAME_LAYOUT_NONE)
+		h->qualname = u64_at(buf, l->code_qualname_off);
+	h->linetable = u64_at(buf, l->code_linetable_off);
+	h->firstlineno = (int32_t)u32_at(buf, l->code_firstlineno_off);
+	h->firsttraceable = l->code_firsttraceable_off != FRAME_LAYOUT_NONE
+				    ? (int32_t)u32_at(buf, l->code_firsttraceable_off)
+				    : 0;
+	return 0;
+}
+
+static int build_entry(struct symbolizer *s, struct code_entry *e)
+{
+	char name[MAX_NAME_CHARS * 4 + 1];
+
+	if (read_str(s, e->hdr.filename, name, sizeof(name)))
+		return -EFAULT;
+	e->file = symbolizer_intern(s, name);
+	if (read_str(s, e->hdr.qualname ? e->hdr.qualname : e->hdr.name, name, sizeof(name)))
+		return -EFAULT;
+	e->function = symbolizer_intern(s, name);
+	return read_bytes(s, e->hdr.linetable, &e->linetable, &e->linetable_len);
+}
+
+static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code)
+{
+	struct code_header now;
+	struct code_entry *e, **node;
+
+	node = tfind(&code, &s->codes, cmp_addr);
+	if (node && (*node)->epoch == s->epoch)
+		return *node;
+	if (read_code_header(s, code, &now))
+		return NULL;
+	if (node && !memcmp(&(*node)->hdr, &now, sizeof(now))) {
+		(*node)->epoch = s->epoch;
+		return *node;
+	}
+	if (node) {
+		/* the object at this address is not the one we named: forget the old one */
+		e = *node;
+		tdelete(&code, &s->codes, cmp_addr);
+		free(e->linetable);
+		free(e);
+		s->stats.replaced++;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->addr = code;
+	e->epoch = s->epoch;
+	e->hdr = now;
+	if (build_entry(s, e) || !tsearch(e, &s->codes, cmp_addr)) {
+		free(e->linetable);
+		free(e);
+		return NULL;
+	}
+	s->stats.code_objects++;
+	return e;
+}
+
+void symbolizer_next_epoch(struct symbolizer *s)
+{
+	s->epoch++;
+}
+
+int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32_t tag,
+		    struct code_location *out)
+{
+	struct code_entry *e = lookup_code(s, code);
+
+	if (!e) {
+		s->stats.read_errors++;
+		return -EFAULT;
+	}
+	if (tag && pyobjlife_code_tag(e->hdr.filename, e->hdr.name) != tag) {
+		s->stats.stale++;
+		return -ESTALE;
+	}
+	out->file = e->file;
+	out->function = e->function;
+	out->firstlineno = e->hdr.firstlineno;
+	out->line = line_table_lookup(s->line_format, e->linetable, e->linetable_len,
+				      e->hdr.firstlineno, offset);
+	/* 3.11+: frames pushed but not yet at their first traceable instruction */
+	out->incomplete = s->layout->code_firsttraceable_off != FRAME_LAYOUT_NONE &&
+			  (int64_t)(int32_t)offset < (int64_t)e->hdr.firsttraceable * 2;
+	return 0;
+}
+
+/* A NUL-terminated string of the target, read page by page so a short one near a hole works. */
+static int read_cstring(struct symbolizer *s, uint64_t addr, char *out, size_t cap)
+{
+	size_t n = 0;
+
+	while (n + 1 < cap) {
+		size_t chunk = PAGE_SIZE_ASSUMED - ((addr + n) % PAGE_SIZE_ASSUMED);
+
+		if (chunk > cap - 1 - n)
+			chunk = cap - 1 - n;
+		if (s->read(s->read_ctx, addr + n, out + n, chunk))
+			return -EFAULT;
+		if (memchr(out + n, 0, chunk))
+			return 0;
+		n += chunk;
+	}
+	out[cap - 1] = 0;
+	return 0;
+}
+
+const char *symbolizer_type(struct symbolizer *s, uint64_t type)
+{
+	struct type_entry *e, **node = tfind(&type, &s->types, cmp_addr);
+	char name[CSTRING_MAX];
+	uint64_t tp_name;
+
+	if (node)
+		return (*node)->name;
+	if (!type ||
+	    s->read(s->read_ctx, type + s->layout->tp_name_off, &tp_name, sizeof(tp_name)) ||
+	    !tp_name || read_cstring(s, tp_name, name, sizeof(name))) {
+		s->stats.read_errors++;
+		return NULL;
+	}
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->addr = type;
+	e->name = symbolizer_intern(s, name);
+	if (!tsearch(e, &s->types, cmp_addr)) {
+		free(e);
+		return NULL;
+	}
+	return e->name;
+}
+
+static void free_code(void *p)
+{
+	struct code_entry *e = p;
+
+	free(e->linetable);
+	free(e);
+}
+
+void symbolizer_free(struct symbolizer *s)
+{
+	tdestroy(s->codes, free_code);
+	tdestroy(s->types, free);
+	tdestroy(s->strings, free);
+	s->codes = s->types = s->strings = NULL;
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Copyright (c) 2026 The pyobjlife authors */
+/*
+ * Names for what the BPF side recorded as addresses: code objects (file,
+ * function, first line, line table) and type objects (tp_name), read out of the
+ * target's memory and cached by address. A code object can be freed and its
+ * address reused by another: every lookup re-reads the few header fields the
+ * cache entry was built from and rebuilds the entry when they changed.
+ */
+#ifndef PYOBJLIFE_CODE_SYMBOLIZER_H
+#define PYOBJLIFE_CODE_SYMBOLIZER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include "frame_layout.h"
+#include "line_table.h"
+#include "pyobjlife.h"
+
+/* Reads the target's memory: 0, or -errno (-EFAULT for a short read). */
+typedef int (*mem_read_fn)(void *ctx, uint64_t addr, void *buf, size_t len);
+
+struct code_location {
+	const char *file;     /* interned: valid until symbolizer_free() */
+	const char *function; /* co_qualname (3.11+) or co_name */
+	int line;	      /* -1 when the instruction has no line */
+	int firstlineno;
+	bool incomplete; /* a frame that has not started its first traceable instruction */
+};
+
+struct symbolizer_stats {
+	uint64_t code_objects; /* distinct code objects read */
+	uint64_t replaced;     /* cache entries found stale (address reused) and re-read */
+	uint64_t read_errors;  /* code or type objects that could not be read */
+	uint64_t stale;	       /* recorded code objects freed before they were named */
+};
+
+struct symbolizer {
+	const struct frame_layout *layout;
+	enum line_table_format line_format;
+	mem_read_fn read;
+	void *read_ctx;
+	void *codes;   /* tsearch tree of struct code_entry, by address */
+	void *types;   /* tsearch tree of struct type_entry, by address */
+	void *strings; /* tsearch tree of interned strings */
+	struct symbolizer_stats stats;
+	uint64_t epoch;
+};
+
+void symbolizer_init(struct symbolizer *s, const struct frame_layout *l, int minor,
+		     mem_read_fn read, void *read_ctx);
+void symbolizer_free(struct symbolizer *s);
+
+/*
+ * Resolve (code object, byte offset). `tag` is pyobjlife_code_tag() as the BPF
+ * side read it when the stack was recorded (0: not known). Returns 0, -EFAULT
+ * when the code object is unreadable, -ESTALE when the object now at that
+ * address is not the one recorded (freed and its address reused).
+ */
+int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32_t tag,
+		    struct code_location *out);
+
+/*
+ * Start a new batch: a code object already checked against the target in this
+ * batch is not re-read (one poll interval's worth of stacks share the reads).
+ */
+void symbolizer_next_epoch(struct symbolizer *s);
+
+/* The type's tp_name (interned), or NULL when unreadable. */
+const char *symbolizer_type(struct symbolizer *s, uint64_t type);
+
+/* Intern a string: the same pointer for equal strings, valid until symbolizer_free(). */
+const char *symbolizer_intern(struct symbolizer *s, const char *str);
+
+#endif
