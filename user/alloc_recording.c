@@ -176,13 +176,20 @@ static int by_allocations(const void *a, const void *b)
 	return strcmp(x->type, y->type);
 }
 
-static const struct code_location unknown_leaf = { .file = "<unknown>",
-						   .function = "<no Python stack>",
-						   .line = -1 };
+/* Allocations by the interpreter's C code with no Python frame (startup, shutdown, threads) */
+static const struct code_location no_frame_leaf = { .file = "<interpreter>",
+						    .function = "<no Python frame>",
+						    .line = -1 };
+/* The stack could not be kept (map full, or no thread state): counted all the same */
+static const struct code_location lost_stack_leaf = { .file = "<unknown>",
+						      .function = "<stack not recorded>",
+						      .line = -1 };
 
 static const struct code_location *leaf_of(const struct alloc_row *row)
 {
-	return row->stack && row->stack->depth ? &row->stack->frames[0] : &unknown_leaf;
+	if (!row->stack || row->stack->unavailable)
+		return &lost_stack_leaf;
+	return row->stack->depth ? &row->stack->frames[0] : &no_frame_leaf;
 }
 
 static bool same_site(const struct alloc_site *s, const struct code_location *leaf,

@@ -114,7 +114,9 @@ int recording_write_folded(FILE *out, const struct recording *r, enum stack_weig
 		if (!weight)
 			continue;
 		if (!st || st->unavailable)
-			fputs("[no Python stack];", out);
+			fputs("[stack not recorded];", out);
+		else if (!st->depth)
+			fputs("[no Python frame];", out);
 		else if (st->truncated)
 			fputs("[truncated];", out);
 		for (int f = st ? st->depth - 1 : -1; f >= 0; f--) {
@@ -161,8 +163,11 @@ void alloc_recording_write_text(FILE *out, const struct alloc_recording *a, size
 	for (size_t i = 0; i < a->n_sites && i < top; i++) {
 		const struct alloc_site *s = &a->sites[i];
 
-		fprintf(out, "%12lu %14lu  %-24s %s (%s:%d)\n", (unsigned long)s->allocations,
-			(unsigned long)s->bytes, s->type, s->function, s->file, s->line);
+		fprintf(out, "%12lu %14lu  %-24s %s (%s", (unsigned long)s->allocations,
+			(unsigned long)s->bytes, s->type, s->function, s->file);
+		if (s->line >= 0)
+			fprintf(out, ":%d", s->line);
+		fputs(")\n", out);
 	}
 	if (a->n_sites > top)
 		fprintf(out, "  ... %zu more sites in the JSON output\n", a->n_sites - top);

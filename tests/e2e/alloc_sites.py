@@ -1,0 +1,213 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+"""End-to-end: `record --mode full` against the counts a program makes itself.
+
+tests/workloads/alloc_workload.py creates known numbers of instances of its own
+classes at marked lines, in the main thread, in worker threads, through a
+method and at the bottom of a deep recursion. The recording must report each
+at the right file, line, function and type with exactly that count and
+count * sys.getsizeof() bytes; the workers' stacks must start in threading,
+not in the main thread's code; the deep stack must be marked truncated with
+its leaf frames intact. With --folded, the folded output is checked too.
+Exit 0 pass, 1 fail, 77 skip.
+"""
+import argparse
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import fail, readline, skip  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+WORKLOAD = os.path.realpath(os.path.join(HERE, "..", "workloads", "alloc_workload.py"))
+FOLDED_LINE = re.compile(r"^(.+) (\d+)$")
+
+
+def wait_attached(rec, timeout=60):
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = readline(rec.stderr, max(0.1, deadline - time.monotonic()), "'attached'")
+        if not line:
+            fail(f"pyobjlife exited (rc {rec.wait()}) before attaching: {''.join(seen)}")
+        seen.append(line)
+        if "attached" in line:
+            return "".join(seen)
+    fail("pyobjlife never printed its 'attached' line")
+
+
+def record(args, out, extra):
+    env = dict(os.environ, ALLOC_WORKLOAD_DEPTH=str(args.recursion))
+    target = subprocess.Popen([args.python, WORKLOAD], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        if readline(target.stdout, 30, "the workload").strip() != "ready":
+            fail("the workload did not start")
+        cmd = [args.pyobjlife, "record", "--mode", "full", "-p", str(target.pid), "-o",
+               out] + extra
+        rec = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+        stderr = wait_attached(rec)
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        oracle = json.loads(readline(target.stdout, 300, "the workload's expectations"))
+        rec.send_signal(signal.SIGINT)
+        try:
+            rc = rec.wait(120)
+        except subprocess.TimeoutExpired:
+            rec.kill()
+            fail("pyobjlife did not stop within 120 s of SIGINT")
+        stderr += rec.stderr.read()
+        target.stdin.write("done\n")
+        target.stdin.flush()
+        target.wait(30)
+    finally:
+        if target.poll() is None:
+            target.kill()
+    if rc != 0:
+        fail(f"pyobjlife exited {rc}: {stderr}")
+    return oracle, stderr
+
+
+def check_sites(rec, oracle, problems):
+    for name, want in oracle["sites"].items():
+        got = [s for s in rec["sites"] if s["type"] == name and s["line"] == want["line"]
+               and s["file"] == want["file"]]
+        if len(got) != 1:
+            others = [s for s in rec["sites"] if s["type"] == name]
+            problems.append(f"{name}: expected one site at {want['file']}:{want['line']}, "
+                            f"found {len(got)}; sites of that type: {others[:5]}")
+            continue
+        s = got[0]
+        if s["function"] != want["function"]:
+            problems.append(f"{name}: function {s['function']!r}, expected {want['function']!r}")
+        if s["allocations"] != want["allocations"]:
+            problems.append(f"{name}: {s['allocations']} allocations, expected "
+                            f"{want['allocations']}")
+        if s["bytes"] != want["allocations"] * want["size"]:
+            problems.append(f"{name}: {s['bytes']} bytes, expected {want['allocations']} x "
+                            f"{want['size']} (sys.getsizeof)")
+
+
+def stacks_of(rec, name):
+    return [s for s in rec["stacks"] if s["type"] == name]
+
+
+def check_threads(rec, oracle, problems):
+    calls = oracle["calls"]
+    worker = stacks_of(rec, "SiteWorker")
+    if sum(s["allocations"] for s in worker) != oracle["sites"]["SiteWorker"]["allocations"]:
+        problems.append(f"SiteWorker stacks sum to {sum(s['allocations'] for s in worker)}")
+    for s in worker:
+        funcs = [f["function"] for f in s["frames"]]
+        if len(funcs) < 2 or funcs[-2] != calls["worker"]["function"] or \
+                s["frames"][-2]["line"] != calls["worker"]["line"]:
+            problems.append(f"SiteWorker stack does not go through worker(): {funcs}")
+        if any(f["file"] == WORKLOAD and f["function"] in ("run", "main") for f in s["frames"]):
+            problems.append(f"SiteWorker stack has the main thread's frames: {funcs}")
+        if not any("threading" in f["file"] for f in s["frames"][:2]):
+            problems.append(f"SiteWorker stack does not start in threading: {s['frames'][:2]}")
+    nested = stacks_of(rec, "SiteNested")
+    for s in nested:
+        funcs = [f["function"] for f in s["frames"]]
+        if funcs[:3] != ["<module>", "main", "run"] or funcs[-2] != "outer_nested" or \
+                s["frames"][-2]["line"] != calls["outer_nested"]["line"]:
+            problems.append(f"SiteNested stack is not <module>/main/run/.../outer_nested: {funcs}")
+        if s["truncated"]:
+            problems.append("SiteNested stack marked truncated")
+
+
+def check_deep(rec, oracle, depth_limit, problems):
+    deep = stacks_of(rec, "SiteDeep")
+    want = oracle["sites"]["SiteDeep"]
+    if sum(s["allocations"] for s in deep) != want["allocations"]:
+        problems.append(f"SiteDeep stacks sum to {sum(s['allocations'] for s in deep)}")
+    for s in deep:
+        frames = s["frames"]
+        if not s["truncated"]:
+            problems.append(f"deep stack ({oracle['depth']} calls) not marked truncated")
+        if len(frames) != depth_limit:
+            problems.append(f"deep stack kept {len(frames)} frames, limit {depth_limit}")
+        leaf = frames[-1] if frames else {}
+        if leaf.get("function") != want["function"] or leaf.get("line") != want["line"]:
+            problems.append(f"deep stack leaf {leaf}, expected {want['function']}:{want['line']}")
+        calls = oracle["calls"]
+        above = frames[-2] if len(frames) > 1 else {}
+        if (above.get("function"), above.get("line")) != (calls["deep_to_leaf"]["function"],
+                                                          calls["deep_to_leaf"]["line"]):
+            problems.append(f"frame above the leaf is {above}, expected the deep_leaf() call")
+        rest = {(f["function"], f["line"]) for f in frames[:-2]}
+        if rest != {(calls["deep"]["function"], calls["deep"]["line"])}:
+            problems.append(f"deep stack frames above are not all the recursive call: {rest}")
+    if rec["allocations"]["health"]["truncated_stacks"] < want["allocations"]:
+        problems.append("health.truncated_stacks does not count the deep allocations")
+
+
+def check_health(rec, problems):
+    a = rec["allocations"]
+    h = a["health"]
+    if a["lost_allocations"] or h["lost_count_map_full"]:
+        problems.append(f"allocations lost: {h}")
+    if rec["mode"] != "full":
+        problems.append(f"mode {rec['mode']!r}")
+    if a["total_allocations"] != sum(s["allocations"] for s in rec["sites"]):
+        problems.append("sites do not sum to total_allocations")
+    if a["total_allocations"] != sum(s["allocations"] for s in rec["stacks"]):
+        problems.append("stacks do not sum to total_allocations")
+
+
+def check_folded(path, oracle, problems):
+    lines = open(path).read().splitlines()
+    if not lines:
+        problems.append("empty folded output")
+    for line in lines:
+        if not FOLDED_LINE.match(line):
+            problems.append(f"folded line does not parse as 'frames count': {line!r}")
+            return
+    want = oracle["sites"]["SiteMain"]
+    leaf = f"{want['function']} ({want['file']}:{want['line']});[SiteMain]"
+    hits = [l for l in lines if f";{leaf} " in l]
+    if len(hits) != 1 or not hits[0].endswith(f" {want['allocations']}"):
+        problems.append(f"folded output has no '...;{leaf} {want['allocations']}' line: {hits}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--pyobjlife", required=True)
+    ap.add_argument("--python", required=True)
+    ap.add_argument("--label", required=True)
+    ap.add_argument("--stack-depth", type=int, default=32)
+    ap.add_argument("--recursion", type=int, default=60)
+    ap.add_argument("--folded", action="store_true", help="also record folded stacks")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        skip("needs root (BPF uprobes)")
+    if not os.path.exists(args.python):
+        skip(f"{args.python} is not installed")
+    depth = ["--stack-depth", str(args.stack_depth)]
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "rec.json")
+        oracle, _ = record(args, out, depth)
+        rec = json.load(open(out))
+        problems = []
+        check_health(rec, problems)
+        check_sites(rec, oracle, problems)
+        check_threads(rec, oracle, problems)
+        check_deep(rec, oracle, args.stack_depth, problems)
+        if args.folded:
+            folded = os.path.join(tmp, "rec.folded")
+            oracle, _ = record(args, folded, depth)
+            check_folded(folded, oracle, problems)
+    if problems:
+        fail(f"{args.label} (CPython {oracle['python']}): " + "; ".join(problems[:12]))
+    print(f"PASS: {args.label} (CPython {oracle['python']}): "
+          f"{len(oracle['sites'])} sites exact, threads and truncation right, "
+          f"{rec['allocations']['total_allocations']} allocations in {len(rec['stacks'])} stacks")
+
+
+main()
