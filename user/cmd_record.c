@@ -325,6 +325,14 @@ static void warn_about_losses(const struct session *s)
 	if (g->agg.read_errors)
 		pr_warn("%lu collections could not be read from the target's memory",
 			(unsigned long)g->agg.read_errors);
+	if (s->rec.alloc.enabled && s->rec.alloc.agg.counts_full)
+		pr_warn("%lu allocations were not counted: the count map was full (raise "
+			"--max-sites)",
+			(unsigned long)s->rec.alloc.agg.counts_full);
+	if (s->rec.alloc.enabled && s->rec.alloc.agg.stacks_full)
+		pr_warn("%lu allocations were counted without their stack: the stack map was full "
+			"(raise --max-stacks)",
+			(unsigned long)s->rec.alloc.agg.stacks_full);
 	if (s->rec.have_stats_end && !recording_agrees_with_target(&s->rec))
 		pr_warn("the target's own gc counters moved by more than the probes recorded: "
 			"collections were missed (see \"diagnostics\" in the JSON)");

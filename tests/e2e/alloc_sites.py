@@ -176,6 +176,31 @@ def check_folded(path, oracle, problems):
         problems.append(f"folded output has no '...;{leaf} {want['allocations']}' line: {hits}")
 
 
+def check_small_maps(args):
+    """Maps far too small: every loss is counted, warned about and shown, none silent."""
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "rec.json")
+        oracle, stderr = record(args, out, ["--max-sites", "16", "--max-stacks", "16"])
+        rec = json.load(open(out))
+    h, problems = rec["allocations"]["health"], []
+    if not h["lost_count_map_full"] or rec["allocations"]["lost_allocations"] != \
+            h["lost_count_map_full"]:
+        problems.append(f"count map overflow not reported: {h}")
+    if "count map was full" not in stderr or "stack map was full" not in stderr:
+        problems.append(f"no warning on stderr: {stderr}")
+    if not h["stack_map_full_counted_without_stack"]:
+        problems.append(f"stack map overflow not reported: {h}")
+    if len(rec["sites"]) > 16 or len(rec["stacks"]) > 16:
+        problems.append("more counters than --max-sites allows")
+    if h["allocations_counted"] != rec["allocations"]["total_allocations"]:
+        problems.append("counted allocations and listed allocations differ")
+    if problems:
+        fail(f"{args.label}: " + "; ".join(problems))
+    print(f"PASS: {args.label}: {h['lost_count_map_full']} allocations lost to a full count "
+          f"map and {h['stack_map_full_counted_without_stack']} counted without a stack, "
+          "all reported")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pyobjlife", required=True)
@@ -184,11 +209,15 @@ def main():
     ap.add_argument("--stack-depth", type=int, default=32)
     ap.add_argument("--recursion", type=int, default=60)
     ap.add_argument("--folded", action="store_true", help="also record folded stacks")
+    ap.add_argument("--small-maps", action="store_true",
+                    help="check that overflowing maps are reported instead")
     args = ap.parse_args()
     if os.geteuid() != 0:
         skip("needs root (BPF uprobes)")
     if not os.path.exists(args.python):
         skip(f"{args.python} is not installed")
+    if args.small_maps:
+        return check_small_maps(args)
     depth = ["--stack-depth", str(args.stack_depth)]
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "rec.json")
