@@ -98,7 +98,14 @@ def case_help():
 def case_usage():
     for args in ([], ["bogus"], ["record", "--bogus"], ["record"], ["record", "-p", "abc"],
                  ["record", "-p", "1", "--", "true"], ["record", "-p", "1", "-d", "-3"],
-                 ["probes"], ["record", "-p", "1", "--format", "yaml"]):
+                 ["probes"], ["record", "-p", "1", "--format", "yaml"],
+                 ["record", "-p", "1", "--mode", "sometimes"],
+                 ["record", "-p", "1", "--stack-depth", "0"],
+                 ["record", "-p", "1", "--stack-depth", "129"],
+                 ["record", "-p", "1", "--weight", "pages"],
+                 ["record", "-p", "1", "--max-sites", "1"],
+                 ["probes", "-p", "1", "--format", "folded"],
+                 ["record", "-p", "1", "-o", "x.folded"]):  # folded needs --mode full
         p = run(*args)
         if p.returncode != 64:
             fail(f"pyobjlife {' '.join(args)}: exit {p.returncode}, expected 64")

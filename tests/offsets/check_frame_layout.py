@@ -6,8 +6,10 @@ gdb reads the offsets from the interpreter's own debug information (the file
 itself for pyenv builds, the python3.11-dbg debug file for Debian's), so the
 oracle is the compiler's view of CPython's structs, not our table. A field the
 table marks absent (FRAME_LAYOUT_NONE) must be absent from the DWARF too: gdb
-must refuse the member. The type flags are macros, not DWARF: they are read
-from the build's installed object.h, or skipped with a note when it is missing.
+must refuse the member. Two fields are not in the DWARF: the pre-header type
+flags are macros (the build's installed object.h) and whether a var object gets
+ob_size only after birth is the order inside the inline _PyObject_InitVar
+(internal/pycore_object.h); both are skipped with a note without the headers.
 All questions go to one gdb run. Exit 0 pass, 1 mismatch, 77 skip.
 """
 import argparse
