@@ -201,6 +201,19 @@ static __always_inline void account(struct gc_gen_agg *g, __u64 pause, __s64 col
 		__sync_fetch_and_add(&g->pause_hist[b], 1);
 }
 
+/*
+ * A wakeup per record costs the probed thread a cross-CPU reschedule (measured
+ * ~25 us per collection here): wake only when the ring fills; userspace drains it
+ * every poll interval anyway.
+ */
+static __always_inline void submit_lazily(void *record)
+{
+	bpf_ringbuf_submit(record,
+			   bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ringbuf_wakeup_bytes
+				   ? BPF_RB_FORCE_WAKEUP
+				   : BPF_RB_NO_WAKEUP);
+}
+
 static __always_inline void emit(const struct gc_inflight *fl, struct gc_agg *agg, __u32 tgid,
 				 __u32 tid, int gen, __u64 pause, __s64 collected,
 				 __s64 uncollectable)
@@ -227,14 +240,7 @@ static __always_inline void emit(const struct gc_inflight *fl, struct gc_agg *ag
 		e->counts[i] = fl->counts[i];
 		e->thresholds[i] = fl->thresholds[i];
 	}
-	/*
-	 * A wakeup per record costs the collecting thread a cross-CPU reschedule (measured
-	 * ~25 us per collection here): wake only when the ring fills; userspace drains it
-	 * every poll interval anyway.
-	 */
-	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ringbuf_wakeup_bytes
-				      ? BPF_RB_FORCE_WAKEUP
-				      : BPF_RB_NO_WAKEUP);
+	submit_lazily(e);
 }
 
 static __always_inline int gc_end(void)
@@ -405,9 +411,7 @@ static __always_inline void announce_key(struct alloc_agg *agg, const struct all
 	e->tgid = key->tgid;
 	e->stack_id = key->stack_id;
 	e->type = key->type;
-	bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ringbuf_wakeup_bytes
-				      ? BPF_RB_FORCE_WAKEUP
-				      : BPF_RB_NO_WAKEUP);
+	submit_lazily(e);
 }
 
 static __always_inline void count_allocation(struct alloc_agg *agg, const struct alloc_key *key,

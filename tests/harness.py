@@ -20,3 +20,69 @@ def readline(stream, timeout, what):
     if not ready:
         fail(f"timed out after {timeout}s waiting for {what}")
     return stream.readline()
+
+
+def debug_file_of(binary):
+    """The build-id debug file of a stripped binary, found with binutils' readelf."""
+    import os
+    import re
+    import subprocess
+    if not os.path.exists(binary):
+        skip(f"{binary} is not installed")
+    notes = subprocess.run(["readelf", "-n", binary], capture_output=True, text=True).stdout
+    m = re.search(r"Build ID: ([0-9a-f]+)", notes)
+    if not m:
+        skip(f"{binary} has no build-id")
+    bid = m.group(1)
+    return f"/usr/lib/debug/.build-id/{bid[:2]}/{bid[2:]}.debug"
+
+
+def wait_attached(rec, timeout=60):
+    """pyobjlife's stderr up to its 'attached' line."""
+    import time
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = readline(rec.stderr, max(0.1, deadline - time.monotonic()), "'attached'")
+        if not line:
+            fail(f"pyobjlife exited (rc {rec.wait()}) before attaching: {''.join(seen)}")
+        seen.append(line)
+        if "attached" in line:
+            return "".join(seen)
+    fail("pyobjlife never printed its 'attached' line")
+
+
+def record_workload(workload_cmd, env, pyobjlife_cmd, stop_timeout=60):
+    """Run a workload that speaks the attach protocol of tests/workloads: it prints
+    "ready", waits for a line (pyobjlife is attached), does its work, prints its
+    oracle as one JSON line and waits for a last line. pyobjlife_cmd gets the
+    workload's PID appended after -p. Returns (pyobjlife's exit code, its stderr,
+    the oracle)."""
+    import json
+    import signal
+    import subprocess
+    target = subprocess.Popen(workload_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, env=env)
+    try:
+        if readline(target.stdout, 30, "the workload").strip() != "ready":
+            fail("the workload did not start")
+        rec = subprocess.Popen(pyobjlife_cmd + ["-p", str(target.pid)], stderr=subprocess.PIPE,
+                               text=True)
+        stderr = wait_attached(rec)
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        oracle = json.loads(readline(target.stdout, 300, "the workload's result"))
+        rec.send_signal(signal.SIGINT)
+        try:
+            rc = rec.wait(stop_timeout)
+        except subprocess.TimeoutExpired:
+            rec.kill()
+            fail(f"pyobjlife did not stop within {stop_timeout} s of SIGINT")
+        stderr += rec.stderr.read()
+        target.stdin.write("done\n")
+        target.stdin.flush()
+        target.wait(30)
+    finally:
+        if target.poll() is None:
+            target.kill()
+    return rc, stderr, oracle

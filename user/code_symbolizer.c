@@ -4,6 +4,7 @@
 #include <search.h>
 #include <stdlib.h>
 #include <string.h>
+#include "unaligned.h"
 #include "code_symbolizer.h"
 
 #define MAX_NAME_CHARS	   1024
@@ -76,22 +77,6 @@ const char *symbolizer_intern(struct symbolizer *s, const char *str)
 	return copy;
 }
 
-static uint64_t u64_at(const uint8_t *buf, uint32_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, buf + off, sizeof(v));
-	return v;
-}
-
-static uint32_t u32_at(const uint8_t *buf, uint32_t off)
-{
-	uint32_t v;
-
-	memcpy(&v, buf + off, sizeof(v));
-	return v;
-}
-
 /* Append code point cp to out as UTF-8; returns the bytes written (0 if no room). */
 static size_t put_utf8(char *out, size_t room, uint32_t cp)
 {
@@ -137,7 +122,7 @@ static int read_str(struct symbolizer *s, uint64_t addr, char *out, size_t cap)
 	    s->read(s->read_ctx, addr, hdr, l->unicode_state_off + 4))
 		return -EFAULT;
 	memcpy(&len, hdr + l->unicode_length_off, sizeof(len));
-	state = u32_at(hdr, l->unicode_state_off);
+	state = load_u32(hdr, l->unicode_state_off);
 	kind = UNICODE_KIND(state);
 	if (!UNICODE_COMPACT(state) || (kind != 1 && kind != 2 && kind != 4) || len < 0)
 		return -EINVAL;
@@ -213,14 +198,14 @@ static int read_code_header(struct symbolizer *s, uint64_t code, struct code_hea
 	if (!code || extent > sizeof(buf) || s->read(s->read_ctx, code, buf, extent))
 		return -EFAULT;
 	memset(h, 0, sizeof(*h));
-	h->filename = u64_at(buf, l->code_filename_off);
-	h->name = u64_at(buf, l->code_name_off);
+	h->filename = load_u64(buf, l->code_filename_off);
+	h->name = load_u64(buf, l->code_name_off);
 	if (l->code_qualname_off != FRAME_LAYOUT_NONE)
-		h->qualname = u64_at(buf, l->code_qualname_off);
-	h->linetable = u64_at(buf, l->code_linetable_off);
-	h->firstlineno = (int32_t)u32_at(buf, l->code_firstlineno_off);
+		h->qualname = load_u64(buf, l->code_qualname_off);
+	h->linetable = load_u64(buf, l->code_linetable_off);
+	h->firstlineno = (int32_t)load_u32(buf, l->code_firstlineno_off);
 	h->firsttraceable = l->code_firsttraceable_off != FRAME_LAYOUT_NONE
-				    ? (int32_t)u32_at(buf, l->code_firsttraceable_off)
+				    ? (int32_t)load_u32(buf, l->code_firsttraceable_off)
 				    : 0;
 	return 0;
 }

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include "unaligned.h"
 #include "frame_layout.h"
 
 #define NONE			FRAME_LAYOUT_NONE
@@ -296,14 +297,6 @@ const struct frame_layout *frame_layout_lookup(int major, int minor)
 	return NULL;
 }
 
-static uint64_t u64_at(const unsigned char *p, size_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
-
 /*
  * _Py_DebugOffsets is a fixed sequence of u64 fields (Include/internal/
  * pycore_runtime.h in 3.13, pycore_debug_offsets.h in 3.14). Positions of the
@@ -345,25 +338,25 @@ int py_debug_frame_offsets_decode(const void *buf, unsigned long len, int minor,
 	if (minor != 13)
 		return -ENOTSUP;
 	pos = &positions_313;
-	out->threads_head = u64_at(p, pos->threads_head);
-	out->interp_ceval_gil = u64_at(p, pos->interp_ceval_gil);
-	out->tstate_next = u64_at(p, pos->tstate + 2 * 8);
-	out->tstate_current_frame = u64_at(p, pos->tstate + 4 * 8);
-	out->tstate_thread_id = u64_at(p, pos->tstate + 5 * 8);
-	out->frame_previous = u64_at(p, pos->frame + 1 * 8);
-	out->frame_executable = u64_at(p, pos->frame + 2 * 8);
-	out->frame_instr_ptr = u64_at(p, pos->frame + 3 * 8);
-	out->frame_owner = u64_at(p, pos->frame + 5 * 8);
-	out->code_filename = u64_at(p, pos->code + 1 * 8);
-	out->code_name = u64_at(p, pos->code + 2 * 8);
-	out->code_qualname = u64_at(p, pos->code + 3 * 8);
-	out->code_linetable = u64_at(p, pos->code + 4 * 8);
-	out->code_firstlineno = u64_at(p, pos->code + 5 * 8);
-	out->code_adaptive = u64_at(p, pos->code + 9 * 8);
-	out->ob_type = u64_at(p, pos->pyobject + 1 * 8);
-	out->tp_name = u64_at(p, pos->type_object + 1 * 8);
-	out->tp_flags = u64_at(p, pos->type_object + 3 * 8);
-	out->ascii_size = u64_at(p, pos->unicode + 3 * 8);
+	out->threads_head = load_u64(p, pos->threads_head);
+	out->interp_ceval_gil = load_u64(p, pos->interp_ceval_gil);
+	out->tstate_next = load_u64(p, pos->tstate + 2 * 8);
+	out->tstate_current_frame = load_u64(p, pos->tstate + 4 * 8);
+	out->tstate_thread_id = load_u64(p, pos->tstate + 5 * 8);
+	out->frame_previous = load_u64(p, pos->frame + 1 * 8);
+	out->frame_executable = load_u64(p, pos->frame + 2 * 8);
+	out->frame_instr_ptr = load_u64(p, pos->frame + 3 * 8);
+	out->frame_owner = load_u64(p, pos->frame + 5 * 8);
+	out->code_filename = load_u64(p, pos->code + 1 * 8);
+	out->code_name = load_u64(p, pos->code + 2 * 8);
+	out->code_qualname = load_u64(p, pos->code + 3 * 8);
+	out->code_linetable = load_u64(p, pos->code + 4 * 8);
+	out->code_firstlineno = load_u64(p, pos->code + 5 * 8);
+	out->code_adaptive = load_u64(p, pos->code + 9 * 8);
+	out->ob_type = load_u64(p, pos->pyobject + 1 * 8);
+	out->tp_name = load_u64(p, pos->type_object + 1 * 8);
+	out->tp_flags = load_u64(p, pos->type_object + 3 * 8);
+	out->ascii_size = load_u64(p, pos->unicode + 3 * 8);
 	return 0;
 }
 

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <string.h>
+#include "unaligned.h"
 #include "gc_layout.h"
 
 /*
@@ -39,14 +40,6 @@ const struct gc_layout *gc_layout_lookup(int major, int minor)
 	return NULL;
 }
 
-static uint64_t u64_at(const unsigned char *p, size_t off)
-{
-	uint64_t v;
-
-	memcpy(&v, p + off, sizeof(v));
-	return v;
-}
-
 int py_debug_offsets_decode(const void *buf, unsigned long len, int minor,
 			    struct py_debug_offsets *out)
 {
@@ -64,12 +57,12 @@ int py_debug_offsets_decode(const void *buf, unsigned long len, int minor,
 		gc_field = 48 + 5 * 8;
 	else
 		return -ENOTSUP;
-	out->version = u64_at(p, 8);
-	out->free_threaded = u64_at(p, 16);
-	out->runtime_size = u64_at(p, 24);
-	out->interpreters_head = u64_at(p, 40);
-	out->interp_size = u64_at(p, 48);
-	out->interp_gc = u64_at(p, gc_field);
+	out->version = load_u64(p, 8);
+	out->free_threaded = load_u64(p, 16);
+	out->runtime_size = load_u64(p, 24);
+	out->interpreters_head = load_u64(p, 40);
+	out->interp_size = load_u64(p, 48);
+	out->interp_gc = load_u64(p, gc_field);
 	return 0;
 }
 

@@ -15,60 +15,21 @@ import argparse
 import json
 import os
 import re
-import signal
-import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import fail, readline, skip  # noqa: E402
+from harness import fail, record_workload, skip  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.realpath(os.path.join(HERE, "..", "workloads", "alloc_workload.py"))
 FOLDED_LINE = re.compile(r"^(.+) (\d+)$")
 
 
-def wait_attached(rec, timeout=60):
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = readline(rec.stderr, max(0.1, deadline - time.monotonic()), "'attached'")
-        if not line:
-            fail(f"pyobjlife exited (rc {rec.wait()}) before attaching: {''.join(seen)}")
-        seen.append(line)
-        if "attached" in line:
-            return "".join(seen)
-    fail("pyobjlife never printed its 'attached' line")
-
-
 def record(args, out, extra):
     env = dict(os.environ, ALLOC_WORKLOAD_DEPTH=str(args.recursion))
-    target = subprocess.Popen([args.python, WORKLOAD], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        if readline(target.stdout, 30, "the workload").strip() != "ready":
-            fail("the workload did not start")
-        cmd = [args.pyobjlife, "record", "--mode", "full", "-p", str(target.pid), "-o",
-               out] + extra
-        rec = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-        stderr = wait_attached(rec)
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        oracle = json.loads(readline(target.stdout, 300, "the workload's expectations"))
-        rec.send_signal(signal.SIGINT)
-        try:
-            rc = rec.wait(120)
-        except subprocess.TimeoutExpired:
-            rec.kill()
-            fail("pyobjlife did not stop within 120 s of SIGINT")
-        stderr += rec.stderr.read()
-        target.stdin.write("done\n")
-        target.stdin.flush()
-        target.wait(30)
-    finally:
-        if target.poll() is None:
-            target.kill()
+    cmd = [args.pyobjlife, "record", "--mode", "full", "-o", out] + extra
+    rc, stderr, oracle = record_workload([args.python, WORKLOAD], env, cmd, stop_timeout=120)
     if rc != 0:
         fail(f"pyobjlife exited {rc}: {stderr}")
     return oracle, stderr

@@ -10,61 +10,22 @@ Exit 0 pass, 1 fail, 77 skip (ctest SKIP_RETURN_CODE), with the reason printed.
 import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import fail, readline, skip  # noqa: E402
-import time
+from harness import fail, record_workload, skip  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.join(HERE, "..", "workloads", "gc_workload.py")
 KEYS = ("collections", "collected", "uncollectable")
 
 
-def wait_attached(rec, timeout=60):
-    """Return pyobjlife's stderr up to its 'attached' line."""
-    seen = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        line = readline(rec.stderr, max(0.1, deadline - time.monotonic()), "'attached'")
-        if not line:
-            fail(f"pyobjlife exited (rc {rec.wait()}) before attaching: {''.join(seen)}")
-        seen.append(line)
-        if "attached" in line:
-            return "".join(seen)
-    fail("pyobjlife never printed its 'attached' line")
-
-
 def record_attached(args, out):
     env = dict(os.environ, GC_WORKLOAD_ROUNDS=str(args.rounds))
-    target = subprocess.Popen([args.python, WORKLOAD], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=env)
-    try:
-        if readline(target.stdout, 30, "the workload").strip() != "ready":
-            fail("the workload did not start")
-        cmd = [args.pyobjlife, "record", "-p", str(target.pid), "-o", out] + args.extra
-        rec = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
-        stderr = wait_attached(rec)
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        oracle = json.loads(readline(target.stdout, 300, "the workload's result"))
-        rec.send_signal(signal.SIGINT)
-        try:
-            rc = rec.wait(60)
-        except subprocess.TimeoutExpired:
-            rec.kill()
-            fail("pyobjlife did not stop within 60 s of SIGINT")
-        stderr += rec.stderr.read()
-        target.stdin.write("done\n")
-        target.stdin.flush()
-        target.wait(30)
-    finally:
-        if target.poll() is None:
-            target.kill()
-    return rc, stderr, oracle
+    cmd = [args.pyobjlife, "record", "-o", out] + args.extra
+    return record_workload([args.python, WORKLOAD], env, cmd)
 
 
 def record_launched(args, out):

@@ -22,7 +22,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import fail, skip  # noqa: E402
+from harness import debug_file_of, fail, skip  # noqa: E402
 
 NONE = "none"
 ALL_FLAGS = (1 << 64) - 1  # size_unset_flags when no var object has its size at birth
@@ -189,18 +189,6 @@ def frame_questions(minor):
     q["owner_cstack"] = ("value", "(int)FRAME_OWNED_BY_CSTACK")
     q["owner_max"] = ("enum_max", "enum _frameowner")
     return q
-
-
-def debug_file_of(binary):
-    """The build-id debug file, found with binutils' readelf."""
-    if not os.path.exists(binary):
-        skip(f"{binary} is not installed")
-    notes = subprocess.run(["readelf", "-n", binary], capture_output=True, text=True).stdout
-    m = re.search(r"Build ID: ([0-9a-f]+)", notes)
-    if not m:
-        skip(f"{binary} has no build-id")
-    bid = m.group(1)
-    return f"/usr/lib/debug/.build-id/{bid[:2]}/{bid[2:]}.debug"
 
 
 def header_flags(include_dir):

@@ -14,6 +14,9 @@ import shutil
 import subprocess
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from harness import debug_file_of, skip  # noqa: E402
+
 EXPR = {
     "main_interp_off": "(long)&((_PyRuntimeState*)0)->interpreters.main",
     "generations_off": "(long)&((struct _gc_runtime_state*)0)->generations",
@@ -24,23 +27,6 @@ EXPR = {
     "stats_stride": "sizeof(struct gc_generation_stats)",
     "collecting_off": "(long)&((struct _gc_runtime_state*)0)->collecting",
 }
-
-
-def skip(why):
-    print(f"SKIP: {why}")
-    sys.exit(77)
-
-
-def debug_file_of(binary):
-    """The build-id debug file, found with binutils' readelf."""
-    if not os.path.exists(binary):
-        skip(f"{binary} is not installed")
-    notes = subprocess.run(["readelf", "-n", binary], capture_output=True, text=True).stdout
-    m = re.search(r"Build ID: ([0-9a-f]+)", notes)
-    if not m:
-        skip(f"{binary} has no build-id")
-    bid = m.group(1)
-    return f"/usr/lib/debug/.build-id/{bid[:2]}/{bid[2:]}.debug"
 
 
 def main():
