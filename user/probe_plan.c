@@ -166,19 +166,35 @@ static void find_usdt(struct probe_plan *p, const struct elf_file *ef)
 		note_missing_usdt(&p->usdt_done, have_notes);
 }
 
-static void cross_check_layout(struct probe_plan *p, const struct elf_file *ef)
+/*
+ * The start of _Py_DebugOffsets (3.13+) from the file image, which both layout
+ * tables are checked against: NULL when the version has none or it is unreadable.
+ */
+static const unsigned char *read_debug_offsets(const struct probe_plan *p,
+					       const struct elf_file *ef, unsigned char *buf,
+					       size_t len)
 {
-	unsigned char buf[PY_DEBUG_OFFSETS_READ_LEN];
+	if (p->target.version.minor < 13 || !p->runtime.n_sites ||
+	    elf_file__read_vaddr(ef, p->runtime.sites[0].vaddr, buf, len))
+		return NULL;
+	return buf;
+}
+
+_Static_assert(PY_DEBUG_FRAME_OFFSETS_READ_LEN >= PY_DEBUG_OFFSETS_READ_LEN,
+	       "one read of _Py_DebugOffsets serves both decoders");
+
+static const char unreadable_offsets[] =
+	"_Py_DebugOffsets not readable from the file image; table used unchecked";
+
+static void cross_check_layout(struct probe_plan *p, const unsigned char *image)
+{
 	struct py_debug_offsets d;
 	const char *what;
 	int bad;
 
-	if (p->target.version.minor < 13 || !p->runtime.n_sites)
-		return;
-	if (elf_file__read_vaddr(ef, p->runtime.sites[0].vaddr, buf, sizeof(buf)) ||
-	    py_debug_offsets_decode(buf, sizeof(buf), p->target.version.minor, &d)) {
-		snprintf(p->layout_note, sizeof(p->layout_note),
-			 "_Py_DebugOffsets not readable from the file image; table used unchecked");
+	if (!image || py_debug_offsets_decode(image, PY_DEBUG_FRAME_OFFSETS_READ_LEN,
+					      p->target.version.minor, &d)) {
+		snprintf(p->layout_note, sizeof(p->layout_note), "%s", unreadable_offsets);
 		return;
 	}
 	bad = gc_layout_cross_check(p->layout, &d, &what);
@@ -209,19 +225,16 @@ static void detect_lto(struct probe_plan *p, const struct elf_file *ef, const st
 		elf_file__for_each_symbol(dbg, SYMTAB_STATIC, spot_lto_symbol, &p->lto);
 }
 
-static void cross_check_frame_layout(struct probe_plan *p, const struct elf_file *ef)
+static void cross_check_frame_layout(struct probe_plan *p, const unsigned char *image)
 {
-	unsigned char buf[PY_DEBUG_FRAME_OFFSETS_READ_LEN];
 	struct py_debug_frame_offsets d;
 	const char *what;
 	int bad;
 
-	if (p->target.version.minor < 13 || !p->runtime.n_sites)
-		return;
-	if (elf_file__read_vaddr(ef, p->runtime.sites[0].vaddr, buf, sizeof(buf)) ||
-	    py_debug_frame_offsets_decode(buf, sizeof(buf), p->target.version.minor, &d)) {
-		snprintf(p->frame_layout_note, sizeof(p->frame_layout_note),
-			 "_Py_DebugOffsets not readable from the file image; table used unchecked");
+	if (!image || py_debug_frame_offsets_decode(image, PY_DEBUG_FRAME_OFFSETS_READ_LEN,
+						    p->target.version.minor, &d)) {
+		snprintf(p->frame_layout_note, sizeof(p->frame_layout_note), "%s",
+			 unreadable_offsets);
 		return;
 	}
 	bad = frame_layout_cross_check(p->frame_layout, &d, &what);
@@ -345,6 +358,10 @@ static void choose_method(struct probe_plan *p, enum gc_preference pref, bool la
 int probe_plan_build(struct probe_plan *p, const struct py_target *t, enum gc_preference pref,
 		     bool launching)
 {
+	/* sized for the longer of the two decoders (the frame offsets reach further) */
+	unsigned char image_buf[PY_DEBUG_FRAME_OFFSETS_READ_LEN];
+	const unsigned char *image;
+	bool has_offsets;
 	struct elf_file *ef, *dbg = NULL;
 	int r = 0;
 
@@ -374,12 +391,15 @@ int probe_plan_build(struct probe_plan *p, const struct py_target *t, enum gc_pr
 	find_named_hook(&p->runtime, "_PyRuntime", ef, dbg);
 	find_usdt(p, ef);
 	find_collector(p, ef, dbg);
-	if (p->layout)
-		cross_check_layout(p, ef);
+	/* 3.13+ carry _Py_DebugOffsets at &_PyRuntime */
+	has_offsets = t->version.minor >= 13 && p->runtime.n_sites;
+	image = read_debug_offsets(p, ef, image_buf, sizeof(image_buf));
+	if (p->layout && has_offsets)
+		cross_check_layout(p, image);
 	choose_method(p, pref, launching);
 	p->frame_layout = frame_layout_lookup(t->version.major, t->version.minor);
-	if (p->frame_layout)
-		cross_check_frame_layout(p, ef);
+	if (p->frame_layout && has_offsets)
+		cross_check_frame_layout(p, image);
 	detect_lto(p, ef, dbg);
 	find_alloc_hooks(p, ef, dbg);
 	choose_alloc_method(p, dbg != NULL);
