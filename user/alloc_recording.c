@@ -192,12 +192,22 @@ static const struct code_location *leaf_of(const struct alloc_row *row)
 	return row->stack->depth ? &row->stack->frames[0] : &no_frame_leaf;
 }
 
-static bool same_site(const struct alloc_site *s, const struct code_location *leaf,
-		      const char *type)
+static int cmp_ptr(const void *x, const void *y)
 {
-	/* interned strings: equal names are the same pointer */
-	return s->file == leaf->file && s->function == leaf->function && s->line == leaf->line &&
-	       s->type == type;
+	return (uintptr_t)x < (uintptr_t)y ? -1 : (uintptr_t)x > (uintptr_t)y;
+}
+
+/* Groups equal sites together; names are interned, so equal names are equal pointers. */
+static int site_identity(const void *a, const void *b)
+{
+	const struct alloc_site *x = a, *y = b;
+	int c = cmp_ptr(x->file, y->file);
+
+	if (!c)
+		c = cmp_ptr(x->function, y->function);
+	if (!c)
+		c = x->line - y->line;
+	return c ? c : cmp_ptr(x->type, y->type);
 }
 
 static int site_order(const void *a, const void *b)
@@ -211,7 +221,7 @@ static int site_order(const void *a, const void *b)
 	return c ? c : x->line - y->line;
 }
 
-/* Sum rows into leaf sites. Quadratic in the worst case, bounded by the count map's size. */
+/* Sum rows into leaf sites: one site per row, grouped by sorting, then merged. */
 static int build_sites(struct alloc_recording *r)
 {
 	r->sites = calloc(r->n_rows ? r->n_rows : 1, sizeof(*r->sites));
@@ -219,21 +229,25 @@ static int build_sites(struct alloc_recording *r)
 		return -ENOMEM;
 	for (size_t i = 0; i < r->n_rows; i++) {
 		const struct code_location *leaf = leaf_of(&r->rows[i]);
-		struct alloc_site *s = NULL;
 
-		for (size_t j = 0; j < r->n_sites && !s; j++) {
-			if (same_site(&r->sites[j], leaf, r->rows[i].type))
-				s = &r->sites[j];
+		r->sites[i] = (struct alloc_site){ .file = leaf->file,
+						   .function = leaf->function,
+						   .type = r->rows[i].type,
+						   .line = leaf->line,
+						   .allocations = r->rows[i].allocations,
+						   .bytes = r->rows[i].bytes };
+	}
+	qsort(r->sites, r->n_rows, sizeof(*r->sites), site_identity);
+	r->n_sites = 0;
+	for (size_t i = 0; i < r->n_rows; i++) {
+		struct alloc_site *last = r->n_sites ? &r->sites[r->n_sites - 1] : NULL;
+
+		if (last && !site_identity(last, &r->sites[i])) {
+			last->allocations += r->sites[i].allocations;
+			last->bytes += r->sites[i].bytes;
+		} else {
+			r->sites[r->n_sites++] = r->sites[i];
 		}
-		if (!s) {
-			s = &r->sites[r->n_sites++];
-			*s = (struct alloc_site){ .file = leaf->file,
-						  .function = leaf->function,
-						  .type = r->rows[i].type,
-						  .line = leaf->line };
-		}
-		s->allocations += r->rows[i].allocations;
-		s->bytes += r->rows[i].bytes;
 	}
 	qsort(r->sites, r->n_sites, sizeof(*r->sites), site_order);
 	return 0;
