@@ -12,6 +12,18 @@
 /* 3.12+ _PyObject_InitVar sets ob_size after _Py_NewReference: no var size at birth */
 #define SIZE_SET_AFTER_BIRTH UINT64_MAX
 
+/* Fields every version 3.8-3.13 has at the same place (PyObject, PyVarObject, PyTypeObject) */
+#define OBJECT_AND_TYPE_OFFSETS                                                                    \
+	.ob_type_off = 8, .ob_size_off = 16, .tp_name_off = 24, .tp_basicsize_off = 32,            \
+	.tp_itemsize_off = 40, .tp_flags_off = 168, .tp_dealloc_off = 48
+/* str and bytes: PyASCIIObject lost its wstr pointer in 3.12 */
+#define STR_BYTES_OFFSETS_38                                                                       \
+	.unicode_length_off = 16, .unicode_state_off = 32, .ascii_data_off = 48,                   \
+	.compact_data_off = 72, .bytes_size_off = 16, .bytes_data_off = 32
+#define STR_BYTES_OFFSETS_312                                                                      \
+	.unicode_length_off = 16, .unicode_state_off = 32, .ascii_data_off = 40,                   \
+	.compact_data_off = 56, .bytes_size_off = 16, .bytes_data_off = 32
+
 /*
  * Offsets read from DWARF with gdb, e.g.
  *   gdb -batch -ex 'ptype /o struct _ts' -ex 'ptype /o struct _frame' LIB
@@ -49,19 +61,8 @@ static const struct frame_layout layouts[] = {
 		.code_firstlineno_off = 40,
 		.code_linetable_off = 120,
 		.code_firsttraceable_off = NONE,
-		.unicode_length_off = 16,
-		.unicode_state_off = 32,
-		.ascii_data_off = 48,
-		.compact_data_off = 72,
-		.bytes_size_off = 16,
-		.bytes_data_off = 32,
-		.ob_type_off = 8,
-		.ob_size_off = 16,
-		.tp_name_off = 24,
-		.tp_basicsize_off = 32,
-		.tp_itemsize_off = 40,
-		.tp_flags_off = 168,
-		.tp_dealloc_off = 48,
+		STR_BYTES_OFFSETS_38,
+		OBJECT_AND_TYPE_OFFSETS,
 		.preheader_flags = 0,
 		.size_unset_flags = 0,
 		.source = "3.8: PyFrameObject chain from _PyRuntime.gilstate.tstate_current "
@@ -93,19 +94,8 @@ static const struct frame_layout layouts[] = {
 		.code_firstlineno_off = 40,
 		.code_linetable_off = 120,
 		.code_firsttraceable_off = NONE,
-		.unicode_length_off = 16,
-		.unicode_state_off = 32,
-		.ascii_data_off = 48,
-		.compact_data_off = 72,
-		.bytes_size_off = 16,
-		.bytes_data_off = 32,
-		.ob_type_off = 8,
-		.ob_size_off = 16,
-		.tp_name_off = 24,
-		.tp_basicsize_off = 32,
-		.tp_itemsize_off = 40,
-		.tp_flags_off = 168,
-		.tp_dealloc_off = 48,
+		STR_BYTES_OFFSETS_38,
+		OBJECT_AND_TYPE_OFFSETS,
 		.preheader_flags = 0,
 		.size_unset_flags = 0,
 		.source = "3.9: PyFrameObject chain from _PyRuntime.gilstate.tstate_current "
@@ -137,19 +127,8 @@ static const struct frame_layout layouts[] = {
 		.code_firstlineno_off = 40,
 		.code_linetable_off = 120,
 		.code_firsttraceable_off = NONE,
-		.unicode_length_off = 16,
-		.unicode_state_off = 32,
-		.ascii_data_off = 48,
-		.compact_data_off = 72,
-		.bytes_size_off = 16,
-		.bytes_data_off = 32,
-		.ob_type_off = 8,
-		.ob_size_off = 16,
-		.tp_name_off = 24,
-		.tp_basicsize_off = 32,
-		.tp_itemsize_off = 40,
-		.tp_flags_off = 168,
-		.tp_dealloc_off = 48,
+		STR_BYTES_OFFSETS_38,
+		OBJECT_AND_TYPE_OFFSETS,
 		.preheader_flags = 0,
 		.size_unset_flags = 0,
 		.source = "3.10: PyFrameObject chain, f_lasti in code units (DWARF of 3.10.13)",
@@ -180,19 +159,8 @@ static const struct frame_layout layouts[] = {
 		.code_firstlineno_off = 72,
 		.code_linetable_off = 136,
 		.code_firsttraceable_off = 168,
-		.unicode_length_off = 16,
-		.unicode_state_off = 32,
-		.ascii_data_off = 48,
-		.compact_data_off = 72,
-		.bytes_size_off = 16,
-		.bytes_data_off = 32,
-		.ob_type_off = 8,
-		.ob_size_off = 16,
-		.tp_name_off = 24,
-		.tp_basicsize_off = 32,
-		.tp_itemsize_off = 40,
-		.tp_flags_off = 168,
-		.tp_dealloc_off = 48,
+		STR_BYTES_OFFSETS_38,
+		OBJECT_AND_TYPE_OFFSETS,
 		.preheader_flags = TPFLAGS_MANAGED_DICT,
 		.size_unset_flags = 0,
 		.source = "3.11: _PyInterpreterFrame chain via tstate->cframe (DWARF of 3.11.7, "
@@ -224,19 +192,8 @@ static const struct frame_layout layouts[] = {
 		.code_firstlineno_off = 68,
 		.code_linetable_off = 136,
 		.code_firsttraceable_off = 176,
-		.unicode_length_off = 16,
-		.unicode_state_off = 32,
-		.ascii_data_off = 40,
-		.compact_data_off = 56,
-		.bytes_size_off = 16,
-		.bytes_data_off = 32,
-		.ob_type_off = 8,
-		.ob_size_off = 16,
-		.tp_name_off = 24,
-		.tp_basicsize_off = 32,
-		.tp_itemsize_off = 40,
-		.tp_flags_off = 168,
-		.tp_dealloc_off = 48,
+		STR_BYTES_OFFSETS_312,
+		OBJECT_AND_TYPE_OFFSETS,
 		.preheader_flags = TPFLAGS_MANAGED_DICT | TPFLAGS_MANAGED_WEAKREF,
 		.size_unset_flags = SIZE_SET_AFTER_BIRTH,
 		.source = "3.12: GIL holder (interp->ceval.gil->last_holder), cframe chain "
@@ -268,19 +225,8 @@ static const struct frame_layout layouts[] = {
 		.code_firstlineno_off = 68,
 		.code_linetable_off = 136,
 		.code_firsttraceable_off = 184,
-		.unicode_length_off = 16,
-		.unicode_state_off = 32,
-		.ascii_data_off = 40,
-		.compact_data_off = 56,
-		.bytes_size_off = 16,
-		.bytes_data_off = 32,
-		.ob_type_off = 8,
-		.ob_size_off = 16,
-		.tp_name_off = 24,
-		.tp_basicsize_off = 32,
-		.tp_itemsize_off = 40,
-		.tp_flags_off = 168,
-		.tp_dealloc_off = 48,
+		STR_BYTES_OFFSETS_312,
+		OBJECT_AND_TYPE_OFFSETS,
 		.preheader_flags = TPFLAGS_MANAGED_DICT | TPFLAGS_MANAGED_WEAKREF,
 		.size_unset_flags = SIZE_SET_AFTER_BIRTH,
 		.source = "3.13: tstate->current_frame chain (DWARF of 3.13.0, cross-checked with "

@@ -12,7 +12,6 @@
 #define PYOBJLIFE_FRAME_LAYOUT_H
 
 #include <stdint.h>
-#include "gc_layout.h"
 #include "pyobjlife.h"
 
 #define FRAME_LAYOUT_NONE UINT32_MAX /* field absent in this version */
