@@ -8,4 +8,6 @@ apt-get install -y -qq --no-install-recommends \
 	clang clang-format llvm cmake ninja-build gcc make pkg-config binutils \
 	libbpf-dev bpftool libelf-dev zlib1g-dev libjansson-dev libcmocka-dev \
 	systemtap-sdt-dev gdb util-linux \
+	libcapstone-dev libprotobuf-c-dev protobuf-c-compiler libncurses-dev \
+	golang-go chromium libxml2-utils tmux \
 	python3 python3.11 python3.11-dbg >/dev/null
