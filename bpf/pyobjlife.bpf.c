@@ -30,6 +30,11 @@ const volatile __u64 ringbuf_wakeup_bytes = PYOBJLIFE_DEF_RINGBUF_SZ / 4;
 /* set by userspace before detaching: no new collection starts are taken */
 volatile __u32 stopping;
 
+/* census of live GC objects at collection starts (full mode); 0 interval = every collection */
+const volatile __u64 census_young_interval_ns = 1000000000ull;
+const volatile __u64 census_full_interval_ns = 10000000000ull;
+const volatile __u32 census_max_objects = 1000000;
+
 struct gc_inflight {
 	__u64 t_start_ns;
 	__u64 gc_addr;
@@ -38,6 +43,7 @@ struct gc_inflight {
 	__s32 thresholds[PYOBJLIFE_NUM_GENERATIONS];
 	__s32 gen_hint;
 	__u32 refused; /* the start could not be read: its end is dropped silently */
+	__u64 index; /* number in the interpreter's collection sequence */
 };
 
 struct {
@@ -179,6 +185,7 @@ static __always_inline int gc_begin(__s32 gen_hint, __u64 learned_bias, bool bia
 	}
 	read_thresholds(cfg, fl.gc_addr, &fl);
 	fl.gen_hint = gen_hint;
+	fl.index = __sync_fetch_and_add(&agg->seq.started, 1) + 1;
 	fl.t_start_ns = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&gc_inflight, &tid, &fl, BPF_ANY))
 		__sync_fetch_and_add(&agg->inflight_full, 1);
@@ -243,6 +250,21 @@ static __always_inline void emit(const struct gc_inflight *fl, struct gc_agg *ag
 	submit_lazily(e);
 }
 
+static __always_inline void lifecycle_collection_end(struct gc_agg *agg, __u32 tgid, __u32 tid,
+						     int gen, __u64 pause);
+
+/* The collection took its number at its start: record how it ended, if it did. */
+static __always_inline void sequence_end(struct gc_sequence *q, __u64 index, int gen)
+{
+	q->gen_of[index % PYOBJLIFE_GC_RING] = gen >= 0 ? gen : PYOBJLIFE_GEN_NONE;
+	if (gen >= 1)
+		q->young_plus++;
+	if (gen == 2)
+		q->full++;
+	/* last, so a death that sees `ended` also sees the counters it covers */
+	q->ended = index;
+}
+
 static __always_inline int gc_end(void)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
@@ -270,6 +292,7 @@ static __always_inline int gc_end(void)
 	pause = bpf_ktime_get_ns() - fl->t_start_ns;
 	if (read_stats(cfg, fl->gc_addr, after)) {
 		__sync_fetch_and_add(&agg->read_errors, 1);
+		sequence_end(&agg->seq, fl->index, -1);
 		goto out;
 	}
 #pragma unroll
@@ -279,6 +302,7 @@ static __always_inline int gc_end(void)
 	}
 	if (gen < 0 || gen >= PYOBJLIFE_NUM_GENERATIONS) {
 		__sync_fetch_and_add(&agg->empty, 1);
+		sequence_end(&agg->seq, fl->index, -1);
 		goto out;
 	}
 	if (fl->gen_hint >= 0 && fl->gen_hint != gen)
@@ -293,6 +317,9 @@ static __always_inline int gc_end(void)
 			__builtin_memcpy(agg->first_before, fl->before, sizeof(agg->first_before));
 		__builtin_memcpy(agg->last_after, after, sizeof(agg->last_after));
 		__sync_fetch_and_add(&agg->recorded, 1);
+		sequence_end(&agg->seq, fl->index, gen);
+		if (cfg->lifecycle)
+			lifecycle_collection_end(agg, tgid, tid, gen, pause);
 		emit(fl, agg, tgid, tid, gen, pause, collected, uncollectable);
 	}
 out:
@@ -364,9 +391,12 @@ struct {
 	__type(value, struct alloc_count);
 } alloc_counts SEC(".maps");
 
-struct type_sizes {
+/* tp_basicsize, tp_itemsize and tp_dealloc are adjacent in every version (checked in userspace) */
+struct type_head {
 	__s64 basicsize;
 	__s64 itemsize;
+	__u64 dealloc;
+	__u64 flags;
 };
 
 /*
@@ -375,15 +405,17 @@ struct type_sizes {
  * managed dict/weakref pre-header of 3.11+). -1 when the type is unreadable.
  */
 static __always_inline __s64 object_size(const struct stack_walk_cfg *w, __u64 type, __u64 op,
-					 __s64 nitems, bool have_nitems)
+					 __s64 nitems, bool have_nitems, struct type_head *th)
 {
-	struct type_sizes ts;
+	struct type_head ts;
 	__u64 flags = 0;
 	__s64 size;
 
-	if (bpf_probe_read_user(&ts, sizeof(ts), (void *)(type + w->tp_basicsize_off)) ||
+	if (bpf_probe_read_user(&ts, 3 * sizeof(__u64), (void *)(type + w->tp_basicsize_off)) ||
 	    bpf_probe_read_user(&flags, sizeof(flags), (void *)(type + w->tp_flags_off)))
 		return -1;
+	ts.flags = flags;
+	*th = ts;
 	if (ts.itemsize && !have_nitems && op && !(flags & w->size_unset_flags)) {
 		if (bpf_probe_read_user(&nitems, sizeof(nitems), (void *)(op + w->ob_size_off)))
 			nitems = 0;
@@ -418,6 +450,8 @@ static __always_inline void count_allocation(struct alloc_agg *agg, const struct
 					     __s64 size)
 {
 	struct alloc_count *c, init = { .allocations = 1, .bytes = size > 0 ? size : 0 };
+
+	__builtin_memset(init.lifetime_hist, 0, sizeof(init.lifetime_hist));
 	int err;
 
 	c = bpf_map_lookup_elem(&alloc_counts, key);
@@ -487,6 +521,11 @@ static __always_inline __u64 store_stack(struct alloc_agg *agg, __u64 id, struct
  * One new object: `op` when the hook gets the object (its type is read from
  * it), otherwise the type and item count the allocator was asked for.
  */
+static __always_inline void follow_birth(struct pt_regs *ctx, const struct target_cfg *cfg,
+					 struct alloc_agg *agg, const struct alloc_key *key,
+					 __u64 op, const struct type_head *th, __s64 size,
+					 __u64 bias);
+
 static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 type, __s64 nitems,
 					 bool have_nitems)
 {
@@ -495,7 +534,8 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 	struct walk_scratch *sc;
 	struct target_cfg *cfg;
 	struct alloc_agg *agg;
-	__u64 runtime, tstate, walked = 0;
+	__u64 runtime, bias, tstate, walked = 0;
+	struct type_head th;
 	__s64 size;
 
 	if (stopping)
@@ -506,14 +546,15 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 	if (!cfg || !agg || !sc)
 		return 0;
 	/* the cookie is the hook's link-time address: this works before userspace knows the bias */
-	runtime = cfg->runtime_vaddr + PT_REGS_IP(ctx) - bpf_get_attach_cookie(ctx);
+	bias = PT_REGS_IP(ctx) - bpf_get_attach_cookie(ctx);
+	runtime = cfg->runtime_vaddr + bias;
 	if (op)
 		type = read_user_u64(op + cfg->walk.ob_type_off);
 	if (!type) {
 		__sync_fetch_and_add(&agg->read_errors, 1);
 		return 0;
 	}
-	size = object_size(&cfg->walk, type, op, nitems, have_nitems);
+	size = object_size(&cfg->walk, type, op, nitems, have_nitems, &th);
 	if (size < 0) {
 		__sync_fetch_and_add(&agg->read_errors, 1);
 		return 0;
@@ -532,6 +573,8 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 		key.stack_id = store_stack(agg, id, &sc->st, &cfg->walk);
 	}
 	count_allocation(agg, &key, size);
+	if (cfg->lifecycle)
+		follow_birth(ctx, cfg, agg, &key, op, &th, size, bias);
 	return 0;
 }
 
@@ -554,4 +597,464 @@ SEC("uprobe")
 int uprobe__alloc_typed(struct pt_regs *ctx)
 {
 	return on_allocation(ctx, 0, PT_REGS_PARM1(ctx), 0, true);
+}
+
+/* ---- lifecycle: deaths, generations, census, GC blame, arenas (full mode) ---- */
+
+#define TPFLAGS_HEAPTYPE (1ull << 9)
+
+/* sized by userspace (--max-live); entries are allocated as objects are born */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 20);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, struct live_key);
+	__type(value, struct live_object);
+} live SEC(".maps");
+
+/* a typed allocator entered and not yet returned: (tid, stack pointer at entry) */
+struct typed_call_key {
+	__u64 sp;
+	__u32 tid;
+	__u32 pad;
+};
+
+struct typed_call {
+	struct alloc_key key;
+	struct live_object obj;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PYOBJLIFE_MAX_THREADS);
+	__type(key, struct typed_call_key);
+	__type(value, struct typed_call);
+} typed_calls SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct blame_key);
+	__type(value, struct blame_value);
+} gc_blame SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 16);
+	__type(key, struct census_key);
+	__type(value, __u64);
+} census SEC(".maps");
+
+static __always_inline bool dealloc_is_hooked(const struct target_cfg *cfg, __u64 dealloc_vaddr)
+{
+#pragma unroll
+	for (int i = 0; i < PYOBJLIFE_MAX_DEALLOCS; i++) {
+		if (cfg->followed_deallocs[i] && cfg->followed_deallocs[i] == dealloc_vaddr)
+			return true;
+	}
+	return false;
+}
+
+/* What an object's birth needs to know about the collections around it. */
+static __always_inline void stamp_birth(struct live_object *o, const struct gc_agg *gagg)
+{
+	const struct gc_sequence *q = &gagg->seq;
+
+	o->birth_ns = bpf_ktime_get_ns();
+	o->started_at_birth = (__u32)q->started;
+	o->young_plus_at_birth = (__u32)q->young_plus;
+	o->full_at_birth = (__u32)q->full;
+	o->born_in_collection = q->started != q->ended;
+}
+
+static __always_inline void put_live(struct alloc_agg *agg, __u32 tgid, __u64 addr,
+				     const struct live_object *o)
+{
+	struct live_key k = { .addr = addr, .tgid = tgid };
+	struct alloc_count *c;
+	struct alloc_key key = { .stack_id = o->stack_id, .type = o->type, .tgid = tgid };
+
+	/* the address is still followed: the old object moved without a death (a resize) */
+	if (bpf_map_lookup_elem(&live, &k))
+		__sync_fetch_and_add(&agg->reborn, 1);
+	if (bpf_map_update_elem(&live, &k, o, BPF_ANY)) {
+		__sync_fetch_and_add(&agg->live_full, 1);
+		return;
+	}
+	c = bpf_map_lookup_elem(&alloc_counts, &key);
+	if (c)
+		__sync_fetch_and_add(&c->followed, 1);
+	__sync_fetch_and_add(&agg->followed, 1);
+}
+
+static __always_inline void follow_birth(struct pt_regs *ctx, const struct target_cfg *cfg,
+					 struct alloc_agg *agg, const struct alloc_key *key,
+					 __u64 op, const struct type_head *th, __s64 size,
+					 __u64 bias)
+{
+	struct gc_agg *gagg = bpf_map_lookup_elem(&gc_aggs, &key->tgid);
+	struct live_object o = {
+		.stack_id = key->stack_id,
+		.type = key->type,
+		.size = size > 0 ? size : 0,
+		.gc_type = !!(th->flags & TPFLAGS_HAVE_GC),
+	};
+
+	if (!gagg)
+		return;
+	if (!dealloc_is_hooked(cfg, th->dealloc - bias)) {
+		__sync_fetch_and_add(&agg->unfollowed_type, 1);
+		return;
+	}
+	stamp_birth(&o, gagg);
+	if (op) {
+		put_live(agg, key->tgid, op, &o);
+	} else {
+		struct typed_call_key ck = { .sp = PT_REGS_SP(ctx),
+					     .tid = (__u32)bpf_get_current_pid_tgid() };
+		struct typed_call call = { .key = *key, .obj = o };
+
+		if (bpf_map_update_elem(&typed_calls, &ck, &call, BPF_ANY))
+			__sync_fetch_and_add(&agg->live_full, 1);
+	}
+}
+
+SEC("uretprobe")
+int uretprobe__alloc_typed(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	/* the return address was popped: the stack pointer is 8 above the entry's */
+	struct typed_call_key ck = { .sp = PT_REGS_SP(ctx) - 8, .tid = (__u32)pid_tgid };
+	__u32 tgid = pid_tgid >> 32;
+	struct typed_call *call;
+	struct alloc_agg *agg;
+	struct gc_agg *gagg;
+	__u64 op = PT_REGS_RC(ctx);
+
+	agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+	if (!agg)
+		return 0;
+	call = bpf_map_lookup_elem(&typed_calls, &ck);
+	if (!call) {
+		/* an untraced type, or a call that began before we attached */
+		return 0;
+	}
+	gagg = bpf_map_lookup_elem(&gc_aggs, &tgid);
+	if (op && gagg) {
+		/* a collection the allocator itself ran (3.11 collects synchronously) came first */
+		stamp_birth(&call->obj, gagg);
+		put_live(agg, tgid, op, &call->obj);
+	}
+	bpf_map_delete_elem(&typed_calls, &ck);
+	return 0;
+}
+
+/*
+ * The generation an object was in when it died. Collecting generation g moves
+ * every survivor of generations 0..g to g+1 (capped at 2): an object is in
+ * generation 0 until a collection started after its birth ends, then in 1, and
+ * in 2 once any collection of generation >= 1 it lived through has ended. -1
+ * when that cannot be told (born during a collection no longer remembered).
+ */
+static __always_inline int generation_at_death(const struct live_object *o,
+					       const struct gc_sequence *q)
+{
+	__u32 ended = (__u32)q->ended, first = o->started_at_birth + 1;
+	__u32 young_plus_before = o->young_plus_at_birth;
+
+	if ((__s32)(ended - first) < 0)
+		return 0;
+	if (o->born_in_collection) {
+		/* the collection running at the birth did not count for it, but it counts in the sum */
+		__u8 g;
+
+		if (ended - o->started_at_birth >= PYOBJLIFE_GC_RING)
+			return -1;
+		g = q->gen_of[o->started_at_birth % PYOBJLIFE_GC_RING];
+		if (g == PYOBJLIFE_GEN_NONE)
+			return -1;
+		if (g >= 1)
+			young_plus_before++;
+	}
+	return (__u32)q->young_plus - young_plus_before > 0 ? 2 : 1;
+}
+
+static __always_inline void count_death(struct alloc_count *c, const struct live_object *o,
+					bool by_collector, int gen, __u64 lifetime)
+{
+	__u32 b = log2_bucket(lifetime);
+
+	__sync_fetch_and_add(&c->deallocations, 1);
+	if (by_collector)
+		__sync_fetch_and_add(&c->cycle_collected, 1);
+	if (o->gc_type) {
+		if (gen == 0)
+			__sync_fetch_and_add(&c->died_in_gen[0], 1);
+		else if (gen == 1)
+			__sync_fetch_and_add(&c->died_in_gen[1], 1);
+		else if (gen == 2)
+			__sync_fetch_and_add(&c->died_in_gen[2], 1);
+		else
+			__sync_fetch_and_add(&c->died_gen_unknown, 1);
+	}
+	if (b >= PYOBJLIFE_LIFETIME_BUCKETS)
+		b = PYOBJLIFE_LIFETIME_BUCKETS - 1;
+	__sync_fetch_and_add(&c->lifetime_hist[b], 1);
+}
+
+/* subtype_dealloc(op), list_dealloc(op), ...: a followed object dies here */
+SEC("uprobe")
+int uprobe__dealloc(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct live_key k = { .addr = PT_REGS_PARM1(ctx), .tgid = tgid };
+	struct gc_inflight *collecting;
+	struct live_object *found, o;
+	struct alloc_count *c;
+	struct alloc_agg *agg;
+	struct gc_agg *gagg;
+	struct alloc_key key;
+	__u64 now;
+
+	found = bpf_map_lookup_elem(&live, &k);
+	if (!found)
+		return 0;
+	now = bpf_ktime_get_ns();
+	o = *found;
+	/* a base type's deallocator called by the subtype's sees the entry gone */
+	if (bpf_map_delete_elem(&live, &k))
+		return 0;
+	agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+	gagg = bpf_map_lookup_elem(&gc_aggs, &tgid);
+	if (!agg || !gagg)
+		return 0;
+	__sync_fetch_and_add(&agg->deaths, 1);
+	key = (struct alloc_key){ .stack_id = o.stack_id, .type = o.type, .tgid = tgid };
+	c = bpf_map_lookup_elem(&alloc_counts, &key);
+	if (!c)
+		return 0;
+	collecting = bpf_map_lookup_elem(&gc_inflight, &tid);
+	count_death(c, &o, collecting && !collecting->refused, generation_at_death(&o, &gagg->seq),
+		    now - o.birth_ns);
+	return 0;
+}
+
+/* pymalloc arenas: _PyObject_ArenaMmap and _PyObject_ArenaMunmap, called through a pointer */
+SEC("uprobe")
+int uprobe__arena_alloc(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct alloc_agg *agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+
+	if (agg)
+		__sync_fetch_and_add(&agg->arenas_allocated, 1);
+	return 0;
+}
+
+SEC("uprobe")
+int uprobe__arena_free(struct pt_regs *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct alloc_agg *agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+
+	if (agg)
+		__sync_fetch_and_add(&agg->arenas_freed, 1);
+	return 0;
+}
+
+/* -- census: live GC objects by type, one generation list at a time -- */
+
+struct census_walk {
+	__u64 node; /* PyGC_Head being visited */
+	__u64 head; /* the generation's list head: the walk ends there */
+	__u32 seq, tgid, generation, ob_type_off;
+	__u32 stopped_early; /* unreadable node or full map */
+	__u32 reached_end;
+};
+
+/*
+ * No counter compared against a constant here: the verifier would track it
+ * precisely and walk every iteration as a new state. bpf_loop counts for us.
+ */
+static long census_one(__u32 i, void *arg)
+{
+	struct census_walk *w = arg;
+	struct census_key k = { .seq = w->seq, .tgid = w->tgid, .generation = w->generation };
+	__u64 gc_next = 0, *n;
+
+	if (!w->node || w->node == w->head) {
+		w->reached_end = 1;
+		return 1;
+	}
+	/* the object follows its 16-byte PyGC_Head */
+	if (bpf_probe_read_user(&gc_next, sizeof(gc_next), (void *)w->node) ||
+	    bpf_probe_read_user(&k.type, sizeof(k.type),
+				(void *)(w->node + PY_GC_HEAD_SIZE + w->ob_type_off))) {
+		w->stopped_early = 1;
+		return 1;
+	}
+	n = bpf_map_lookup_elem(&census, &k);
+	if (n) {
+		__sync_fetch_and_add(n, 1);
+	} else {
+		__u64 one = 1;
+
+		if (bpf_map_update_elem(&census, &k, &one, BPF_NOEXIST))
+			w->stopped_early = 1;
+	}
+	w->node = gc_next;
+	return 0;
+}
+
+static __always_inline void census_generation(const struct target_cfg *cfg, struct gc_agg *agg,
+					      __u64 gc, __u32 tgid, __u32 seq, __u32 gen)
+{
+	struct census_walk w = {
+		.head = gc + cfg->generations_off + (__u64)gen * cfg->gen_stride,
+		.seq = seq,
+		.tgid = tgid,
+		.generation = gen,
+		.ob_type_off = cfg->walk.ob_type_off,
+	};
+	struct census_event *e;
+	long iterations;
+
+	w.node = read_user_u64(w.head);
+	/* one more iteration than objects: the last one sees the list head */
+	iterations = bpf_loop(census_max_objects + 1, census_one, &w, 0);
+	if (iterations < 0)
+		iterations = 0;
+	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		__sync_fetch_and_add(&agg->census_lost, 1);
+		return;
+	}
+	e->kind = EV_CENSUS;
+	e->tgid = tgid;
+	e->t_ns = bpf_ktime_get_ns();
+	e->seq = seq;
+	e->generation = gen;
+	e->objects = w.reached_end && iterations > 0 ? iterations - 1 : iterations;
+	e->truncated = !w.reached_end;
+	e->pad = 0;
+	if (e->truncated)
+		__sync_fetch_and_add(&agg->census_truncated, 1);
+	submit_lazily(e);
+}
+
+static __always_inline bool census_due(__u64 now, __u64 last, __u64 interval)
+{
+	return !last || now - last >= interval;
+}
+
+/* At a collection's start, under the GIL, the generation lists are intact. */
+static __always_inline void take_census(const struct target_cfg *cfg, struct gc_agg *agg,
+					__u64 gc, __u32 tgid)
+{
+	struct gc_sequence *q = &agg->seq;
+	__u64 now = bpf_ktime_get_ns();
+	bool young = census_due(now, q->census_young_ns, census_young_interval_ns);
+	bool full = census_due(now, q->census_full_ns, census_full_interval_ns);
+	__u32 seq;
+
+	if (!young && !full)
+		return;
+	seq = (__u32)__sync_fetch_and_add(&q->census_seq, 1) + 1;
+	if (young) {
+		q->census_young_ns = now;
+		census_generation(cfg, agg, gc, tgid, seq, 0);
+		census_generation(cfg, agg, gc, tgid, seq, 1);
+	}
+	if (full) {
+		q->census_full_ns = now;
+		census_generation(cfg, agg, gc, tgid, seq, 2);
+	}
+}
+
+/* the stack that started the collection running on this thread (tid), for its end */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PYOBJLIFE_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, __u64);
+} blame_pending SEC(".maps");
+
+/*
+ * A second program at each collection start keeps the collector's own start
+ * program small enough for the verifier. Userspace attaches it after that one,
+ * and the kernel runs the newest consumer of a probe first, so the census walk
+ * and the stack walk happen before the pause is timed.
+ */
+static __always_inline int lifecycle_collection_start(__u64 bias, bool bias_learned)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), tstate, walked = 0, stack_id;
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, zero = 0;
+	struct walk_scratch *sc = bpf_map_lookup_elem(&walk_scratch, &zero);
+	struct target_cfg *cfg = bpf_map_lookup_elem(&targets, &tgid);
+	struct gc_agg *agg = bpf_map_lookup_elem(&gc_aggs, &tgid);
+	struct alloc_agg *aagg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+	__u64 gc;
+
+	if (stopping || !cfg || !agg || !aagg || !sc || !cfg->lifecycle)
+		return 0;
+	if (!bias_learned) {
+		if (!cfg->bias_known)
+			return 0;
+		bias = cfg->load_bias;
+	}
+	gc = gc_state_addr(cfg, bias);
+	if (!gc)
+		return 0;
+	take_census(cfg, agg, gc, tgid);
+	/* the code that triggered it: the allocation past the threshold, or gc.collect() */
+	tstate = current_tstate(cfg, cfg->runtime_vaddr + bias, &walked);
+	if (!tstate)
+		return 0;
+	stack_id = store_stack(aagg, walk_stack(&cfg->walk, tstate, tgid, sc), &sc->st, &cfg->walk);
+	bpf_map_update_elem(&blame_pending, &tid, &stack_id, BPF_ANY);
+	return 0;
+}
+
+SEC("uprobe")
+int uprobe__gc_lifecycle(struct pt_regs *ctx)
+{
+	return lifecycle_collection_start(PT_REGS_IP(ctx) - bpf_get_attach_cookie(ctx), true);
+}
+
+SEC("usdt")
+int BPF_USDT(usdt__gc_lifecycle)
+{
+	return lifecycle_collection_start(0, false);
+}
+
+static __always_inline void lifecycle_collection_end(struct gc_agg *agg, __u32 tgid, __u32 tid,
+						     int gen, __u64 pause)
+{
+	struct blame_key k = { .tgid = tgid, .generation = gen };
+	struct blame_value *v, init = { .collections = 1, .pause_ns = pause };
+	struct alloc_agg *aagg;
+	__u64 *pending = bpf_map_lookup_elem(&blame_pending, &tid);
+
+	if (pending) {
+		k.stack_id = *pending;
+		bpf_map_delete_elem(&blame_pending, &tid);
+	}
+	v = bpf_map_lookup_elem(&gc_blame, &k);
+	if (v) {
+		__sync_fetch_and_add(&v->collections, 1);
+		__sync_fetch_and_add(&v->pause_ns, pause);
+		return;
+	}
+	if (bpf_map_update_elem(&gc_blame, &k, &init, BPF_NOEXIST)) {
+		__sync_fetch_and_add(&agg->blame_full, 1);
+		return;
+	}
+	/* name the stack while its code objects exist, as for a new allocation site */
+	aagg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+	if (aagg && k.stack_id) {
+		struct alloc_key key = { .stack_id = k.stack_id, .tgid = tgid };
+
+		announce_key(aagg, &key);
+	}
 }

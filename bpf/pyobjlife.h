@@ -33,6 +33,14 @@ enum pyobjlife_instr_kind {
 	INSTR_POINTER = 3,     /* pointer into the code object's bytecode (3.11+) */
 };
 
+/* Object lifetimes: log2 buckets of nanoseconds, the last one open-ended (~78 hours). */
+#define PYOBJLIFE_LIFETIME_BUCKETS 48
+/* Generations of the latest collections, for objects born during a collection. */
+#define PYOBJLIFE_GC_RING	    256
+#define PYOBJLIFE_GEN_NONE	    0xff
+/* Deallocators whose calls end the objects followed (subtype_dealloc, list_dealloc, ...). */
+#define PYOBJLIFE_MAX_DEALLOCS	    8
+
 /* Generation hint when the probe does not say which generation it collects. */
 #define PYOBJLIFE_GEN_UNKNOWN (-2)
 
@@ -63,6 +71,7 @@ struct stack_walk_cfg {
 	__u32 ob_size_off;
 	__u32 tp_basicsize_off; /* tp_itemsize follows it */
 	__u32 tp_flags_off;
+	__u32 tp_dealloc_off; /* right after tp_itemsize (checked by userspace) */
 	__u32 max_depth; /* <= PYOBJLIFE_MAX_STACK_DEPTH */
 	__u8 instr_kind; /* enum pyobjlife_instr_kind */
 	__u8 owner_skip_from;
@@ -75,6 +84,12 @@ struct stack_walk_cfg {
  * the pointers at every collection instead of being handed a fixed address.
  */
 struct target_cfg {
+	/*
+	 * Link-time addresses of the deallocators pyobjlife has hooked (0 = unused):
+	 * an object is followed to its death only if its type's tp_dealloc is one of
+	 * them, so every death of a followed object is seen.
+	 */
+	__u64 followed_deallocs[PYOBJLIFE_MAX_DEALLOCS];
 	__u64 runtime_vaddr;   /* link-time address of _PyRuntime */
 	__u64 load_bias;       /* runtime address - link-time address, if bias_known */
 	__u32 main_interp_off; /* _PyRuntime.interpreters.main (unused if gc_in_runtime) */
@@ -87,7 +102,23 @@ struct target_cfg {
 	struct stack_walk_cfg walk;
 	__u8 gc_in_runtime; /* CPython 3.8 keeps the gc state in _PyRuntime */
 	__u8 bias_known;    /* load_bias is valid (userspace or a uprobe learned it) */
-	__u8 pad[2];
+	__u8 lifecycle;	    /* full mode: follow objects, census, GC blame */
+	__u8 pad;
+};
+
+/*
+ * The ordered sequence of one interpreter's collections, numbered from 1 in
+ * start order (they never overlap). An object's generation at death follows
+ * from the collections that started after its birth and ended before its death.
+ */
+struct gc_sequence {
+	__u64 started;	  /* number of the latest collection started */
+	__u64 ended;	  /* number of the latest collection ended */
+	__u64 young_plus; /* ended collections of generation >= 1 */
+	__u64 full;	  /* ended collections of generation 2 */
+	__u64 census_seq; /* censuses taken */
+	__u64 census_young_ns, census_full_ns; /* when the last ones were taken */
+	__u8 gen_of[PYOBJLIFE_GC_RING];	      /* collection n's generation at [n % RING] */
 };
 
 /* struct gc_generation_stats, three Py_ssize_t per generation in every version. */
@@ -124,6 +155,10 @@ struct gc_agg {
 	struct py_gen_stats first_before[PYOBJLIFE_NUM_GENERATIONS];
 	struct py_gen_stats last_after[PYOBJLIFE_NUM_GENERATIONS];
 	__u64 recorded; /* collections accounted, so first_before is valid when > 0 */
+	struct gc_sequence seq;
+	__u64 census_truncated; /* census walks cut at census_max_objects or a full map */
+	__u64 census_lost;	/* census notices the ring buffer could not take */
+	__u64 blame_full;	/* collections whose triggering stack found no room */
 };
 
 #define PY_STACK_TRUNCATED 1u /* deeper than max_depth: the root-side frames are missing */
@@ -160,6 +195,54 @@ struct alloc_key {
 struct alloc_count {
 	__u64 allocations;
 	__u64 bytes;
+	/* lifecycle (full mode): objects whose deallocator is hooked are followed */
+	__u64 followed;
+	__u64 deallocations;
+	__u64 cycle_collected; /* freed on the collecting thread while it collected */
+	__u64 died_in_gen[PYOBJLIFE_NUM_GENERATIONS]; /* GC objects only */
+	__u64 died_gen_unknown; /* born in a collection whose generation is unknown */
+	__u32 lifetime_hist[PYOBJLIFE_LIFETIME_BUCKETS];
+};
+
+/* One followed object, from its birth to its death; what is left at the end is alive. */
+struct live_key {
+	__u64 addr;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct live_object {
+	__u64 stack_id;
+	__u64 type;
+	__u64 birth_ns;
+	__u64 size;
+	__u32 started_at_birth;	   /* gc_sequence.started when it was born */
+	__u32 young_plus_at_birth; /* gc_sequence.young_plus when it was born */
+	__u32 full_at_birth;	   /* gc_sequence.full when it was born */
+	__u8 gc_type;		   /* Py_TPFLAGS_HAVE_GC: it has a generation */
+	__u8 born_in_collection;   /* collection `started_at_birth` had not ended */
+	__u8 pad[2];
+};
+
+/* Collections by the Python stack that triggered them, per generation. */
+struct blame_key {
+	__u64 stack_id;
+	__u32 tgid;
+	__u32 generation;
+};
+
+struct blame_value {
+	__u64 collections;
+	__u64 pause_ns;
+};
+
+/* Live GC-tracked objects of one type in one generation, in census number `seq`. */
+struct census_key {
+	__u64 type;
+	__u32 seq;
+	__u32 tgid;
+	__u32 generation;
+	__u32 pad;
 };
 
 /* Per-target allocation tracing health: every allocation not counted is counted here. */
@@ -172,11 +255,33 @@ struct alloc_agg {
 	__u64 stacks_full;     /* stack map full: counted under stack_id 0 */
 	__u64 counts_full;     /* count map full: allocation lost */
 	__u64 key_events_lost; /* new-key notices the ring buffer could not take */
+	/* lifecycle */
+	__u64 followed;	       /* births put in the live map */
+	__u64 unfollowed_type; /* births of types whose deallocator is not hooked */
+	__u64 live_full;       /* births not followed: the live map was full */
+	__u64 typed_unpaired;  /* typed allocator returns without their entry */
+	__u64 deaths;	       /* followed objects seen dying */
+	__u64 reborn;	       /* a birth at the address of a followed object (a move) */
+	__u64 arenas_allocated;
+	__u64 arenas_freed;
 };
 
 enum pyobjlife_event_kind {
 	EV_GC_COLLECTION = 1,
 	EV_ALLOC_KEY = 2,
+	EV_CENSUS = 3,
+};
+
+/* A census of one generation is complete: its counts are in the census map. */
+struct census_event {
+	__u32 kind; /* EV_CENSUS */
+	__u32 tgid;
+	__u64 t_ns; /* CLOCK_MONOTONIC */
+	__u32 seq;
+	__u32 generation;
+	__u64 objects;
+	__u32 truncated;
+	__u32 pad;
 };
 
 /*

@@ -45,8 +45,11 @@ void alloc_recording_free(struct alloc_recording *r)
 	r->stacks = NULL;
 	free(r->rows);
 	free(r->sites);
+	free(r->blame);
 	r->rows = NULL;
 	r->sites = NULL;
+	r->blame = NULL;
+	census_log_free(&r->census);
 	symbolizer_free(&r->sym);
 }
 
@@ -144,11 +147,13 @@ void alloc_recording_on_key(struct alloc_recording *r, int stacks_fd,
 	if (!r->enabled || e->tgid != (uint32_t)r->pid)
 		return;
 	resolve_stack(r, stacks_fd, e->stack_id);
-	type_name(r, e->type);
+	/* a collection's triggering stack comes without a type */
+	if (e->type)
+		type_name(r, e->type);
 }
 
-static int add_row(struct alloc_recording *r, size_t *cap, const struct resolved_stack *st,
-		   const char *type, const struct alloc_count *c)
+static int add_row(struct alloc_recording *r, size_t *cap, const struct alloc_key *key,
+		   const struct alloc_count *c, int stacks_fd)
 {
 	if (r->n_rows == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 256;
@@ -159,9 +164,14 @@ static int add_row(struct alloc_recording *r, size_t *cap, const struct resolved
 		r->rows = rows;
 		*cap = ncap;
 	}
-	r->rows[r->n_rows++] = (struct alloc_row){
-		.stack = st, .type = type, .allocations = c->allocations, .bytes = c->bytes
-	};
+	r->rows[r->n_rows] = (struct alloc_row){ .stack = resolve_stack(r, stacks_fd, key->stack_id),
+						 .type = type_name(r, key->type),
+						 .allocations = c->allocations,
+						 .bytes = c->bytes,
+						 .stack_id = key->stack_id,
+						 .type_addr = key->type };
+	lifecycle_from_count(&r->rows[r->n_rows].life, c);
+	r->n_rows++;
 	r->total_allocations += c->allocations;
 	r->total_bytes += c->bytes;
 	return 0;
@@ -235,7 +245,8 @@ static int build_sites(struct alloc_recording *r)
 						   .type = r->rows[i].type,
 						   .line = leaf->line,
 						   .allocations = r->rows[i].allocations,
-						   .bytes = r->rows[i].bytes };
+						   .bytes = r->rows[i].bytes,
+						   .life = r->rows[i].life };
 	}
 	qsort(r->sites, r->n_rows, sizeof(*r->sites), site_identity);
 	r->n_sites = 0;
@@ -245,6 +256,7 @@ static int build_sites(struct alloc_recording *r)
 		if (last && !site_identity(last, &r->sites[i])) {
 			last->allocations += r->sites[i].allocations;
 			last->bytes += r->sites[i].bytes;
+			lifecycle_add(&last->life, &r->sites[i].life);
 		} else {
 			r->sites[r->n_sites++] = r->sites[i];
 		}
@@ -253,8 +265,135 @@ static int build_sites(struct alloc_recording *r)
 	return 0;
 }
 
-int alloc_recording_collect(struct alloc_recording *r, int counts_fd, int stacks_fd)
+void alloc_recording_on_census(struct alloc_recording *r, int census_fd,
+			       const struct census_event *e, uint64_t t0_ns)
 {
+	struct census_key key, next, *done = NULL;
+	size_t n_done = 0, cap = 0;
+	void *prev = NULL;
+	uint64_t count;
+
+	if (!r->enabled || e->tgid != (uint32_t)r->pid)
+		return;
+	r->census.censuses++;
+	r->census.truncated_walks += !!e->truncated;
+	while (!bpf_map_get_next_key(census_fd, prev, &next)) {
+		struct census_sample smp;
+
+		key = next;
+		prev = &key;
+		if (key.tgid != e->tgid || key.seq != e->seq || key.generation != e->generation ||
+		    bpf_map_lookup_elem(census_fd, &key, &count))
+			continue;
+		smp = (struct census_sample){ .t_ns = e->t_ns > t0_ns ? e->t_ns - t0_ns : 0,
+					      .seq = e->seq,
+					      .generation = (int)e->generation,
+					      .type = type_name(r, key.type),
+					      .count = count };
+		census_log_add(&r->census, &smp);
+		if (n_done == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct census_key *m = realloc(done, ncap * sizeof(*m));
+
+			if (!m)
+				break;
+			done = m;
+			cap = ncap;
+		}
+		done[n_done++] = key;
+	}
+	/* deleted after the walk: deleting the cursor's key restarts get_next_key */
+	for (size_t i = 0; i < n_done; i++)
+		bpf_map_delete_elem(census_fd, &done[i]);
+	free(done);
+}
+
+static int by_key(const void *a, const void *b)
+{
+	const struct alloc_row *x = a, *y = b;
+
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	return x->type_addr < y->type_addr ? -1 : x->type_addr > y->type_addr;
+}
+
+/* What is left in the live map is alive at the end: counted, never guessed. */
+static void count_alive(struct alloc_recording *r, int live_fd, const struct gc_sequence *q)
+{
+	struct live_key key, next;
+	struct live_object o;
+	void *prev = NULL;
+
+	qsort(r->rows, r->n_rows, sizeof(*r->rows), by_key);
+	while (!bpf_map_get_next_key(live_fd, prev, &next)) {
+		struct alloc_row probe, *row;
+		int full;
+
+		key = next;
+		prev = &key;
+		if (key.tgid != (uint32_t)r->pid || bpf_map_lookup_elem(live_fd, &key, &o))
+			continue;
+		probe.stack_id = o.stack_id;
+		probe.type_addr = o.type;
+		row = bsearch(&probe, r->rows, r->n_rows, sizeof(*r->rows), by_key);
+		if (!row)
+			continue;
+		row->life.alive_at_end++;
+		row->life.alive_bytes += o.size;
+		full = lifecycle_survived_full(&o, q);
+		if (full > 0)
+			row->life.alive_survived_full++;
+		else if (full < 0)
+			r->alive_generation_unknown++;
+	}
+}
+
+static int by_pause(const void *a, const void *b)
+{
+	const struct blame_row *x = a, *y = b;
+
+	if (x->pause_ns != y->pause_ns)
+		return x->pause_ns < y->pause_ns ? 1 : -1;
+	return x->generation - y->generation;
+}
+
+static int collect_blame(struct alloc_recording *r, int blame_fd, int stacks_fd)
+{
+	struct blame_key key, next;
+	struct blame_value v;
+	void *prev = NULL;
+	size_t cap = 0;
+
+	while (!bpf_map_get_next_key(blame_fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (key.tgid != (uint32_t)r->pid || bpf_map_lookup_elem(blame_fd, &key, &v))
+			continue;
+		if (r->n_blame == cap) {
+			size_t ncap = cap ? cap * 2 : 64;
+			struct blame_row *m = realloc(r->blame, ncap * sizeof(*m));
+
+			if (!m)
+				return -ENOMEM;
+			r->blame = m;
+			cap = ncap;
+		}
+		r->blame[r->n_blame++] = (struct blame_row){
+			.stack = resolve_stack(r, stacks_fd, key.stack_id),
+			.generation = (int)key.generation,
+			.collections = v.collections,
+			.pause_ns = v.pause_ns,
+		};
+		r->blame_total_collections += v.collections;
+	}
+	qsort(r->blame, r->n_blame, sizeof(*r->blame), by_pause);
+	return 0;
+}
+
+int alloc_recording_collect(struct alloc_recording *r, const struct alloc_maps *m,
+			    const struct gc_sequence *q)
+{
+	int counts_fd = m->counts_fd, stacks_fd = m->stacks_fd;
 	struct alloc_key key, next;
 	struct alloc_count c;
 	size_t cap = 0;
@@ -267,11 +406,16 @@ int alloc_recording_collect(struct alloc_recording *r, int counts_fd, int stacks
 		prev = &key;
 		if (key.tgid != (uint32_t)r->pid || bpf_map_lookup_elem(counts_fd, &key, &c))
 			continue;
-		err = add_row(r, &cap, resolve_stack(r, stacks_fd, key.stack_id),
-			      type_name(r, key.type), &c);
+		err = add_row(r, &cap, &key, &c, stacks_fd);
 		if (err)
 			return err;
 	}
+	count_alive(r, m->live_fd, q);
+	for (size_t i = 0; i < r->n_rows; i++)
+		lifecycle_add(&r->life, &r->rows[i].life);
+	err = collect_blame(r, m->blame_fd, stacks_fd);
+	if (err)
+		return err;
 	qsort(r->rows, r->n_rows, sizeof(*r->rows), by_allocations);
 	return build_sites(r);
 }

@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include "code_symbolizer.h"
+#include "lifecycle.h"
 #include "pyobjlife.h"
 
 struct resolved_stack {
@@ -28,6 +29,8 @@ struct alloc_row {
 	const struct resolved_stack *stack;
 	const char *type; /* tp_name, or "<type 0x...>" when unreadable */
 	uint64_t allocations, bytes;
+	uint64_t stack_id, type_addr; /* the BPF key */
+	struct lifecycle_counts life;
 };
 
 /* One leaf site and type: the sum of the rows sharing them. */
@@ -35,6 +38,19 @@ struct alloc_site {
 	const char *file, *function, *type;
 	int line;
 	uint64_t allocations, bytes;
+	struct lifecycle_counts life;
+};
+
+/* Collections triggered from one Python stack, in one generation. */
+struct blame_row {
+	const struct resolved_stack *stack;
+	int generation;
+	uint64_t collections, pause_ns;
+};
+
+/* The BPF maps a full-mode recording is read from. */
+struct alloc_maps {
+	int counts_fd, stacks_fd, live_fd, blame_fd, census_fd;
 };
 
 struct alloc_recording {
@@ -53,6 +69,14 @@ struct alloc_recording {
 	struct alloc_agg agg;
 	uint64_t total_allocations, total_bytes;
 	uint64_t stacks_lost; /* stack ids whose frames could not be fetched from BPF */
+	/* lifecycle */
+	const char *lifecycle_coverage; /* which deallocators are hooked, what is followed */
+	struct lifecycle_counts life;	/* totals */
+	uint64_t alive_generation_unknown; /* alive objects whose full-collection test failed */
+	struct census_log census;
+	struct blame_row *blame;
+	size_t n_blame;
+	uint64_t blame_total_collections;
 };
 
 void alloc_recording_init(struct alloc_recording *r, pid_t pid, const struct frame_layout *l,
@@ -66,7 +90,15 @@ void alloc_recording_next_batch(struct alloc_recording *r);
 void alloc_recording_on_key(struct alloc_recording *r, int stacks_fd,
 			    const struct alloc_key_event *e);
 
-/* Read every count of the target, name what is left, build the rows and sites. 0 or -errno. */
-int alloc_recording_collect(struct alloc_recording *r, int counts_fd, int stacks_fd);
+/* A census of one generation ended (EV_CENSUS): take its counts out of the map. */
+void alloc_recording_on_census(struct alloc_recording *r, int census_fd,
+			       const struct census_event *e, uint64_t t0_ns);
+
+/*
+ * Read every count of the target, the objects still alive and the collections'
+ * stacks; name what is left; build the rows and sites. 0 or -errno.
+ */
+int alloc_recording_collect(struct alloc_recording *r, const struct alloc_maps *m,
+			    const struct gc_sequence *q);
 
 #endif

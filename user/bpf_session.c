@@ -39,7 +39,15 @@ int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 		pr_err("cannot size the count map: %s", strerror(-err));
 		return err;
 	}
+	if (o->max_live && (err = bpf_map__set_max_entries(s->skel->maps.live, o->max_live))) {
+		pr_err("cannot size the live-object map: %s", strerror(-err));
+		return err;
+	}
 	s->skel->rodata->ringbuf_wakeup_bytes = bpf_map__max_entries(s->skel->maps.events) / 4;
+	s->skel->rodata->census_young_interval_ns = o->census_young_interval_ns;
+	s->skel->rodata->census_full_interval_ns = o->census_full_interval_ns;
+	if (o->census_max_objects)
+		s->skel->rodata->census_max_objects = o->census_max_objects;
 	err = pyobjlife_bpf__load(s->skel);
 	if (err) {
 		pr_err("failed to load the BPF programs: %s (run with -vv for the verifier log)",
@@ -73,6 +81,7 @@ static void fill_walk_cfg(struct stack_walk_cfg *w, const struct frame_layout *l
 		.ob_size_off = l->ob_size_off,
 		.tp_basicsize_off = l->tp_basicsize_off,
 		.tp_flags_off = l->tp_flags_off,
+		.tp_dealloc_off = l->tp_dealloc_off,
 		.max_depth = depth,
 		.instr_kind = l->instr_kind,
 		.owner_skip_from = l->owner_skip_from,
@@ -118,10 +127,14 @@ static int register_target(struct bpf_session *s, pid_t pid, const struct probe_
 		const struct frame_layout *fl = p->frame_layout;
 
 		if (!fl || fl->tp_itemsize_off != fl->tp_basicsize_off + 8 ||
+		    fl->tp_dealloc_off != fl->tp_itemsize_off + 8 ||
 		    fl->code_name_off != fl->code_filename_off + 8 ||
 		    fl->frame_size > PYOBJLIFE_FRAME_READ_MAX)
 			return -EINVAL;
 		fill_walk_cfg(&cfg.walk, fl, o->stack_depth);
+		cfg.lifecycle = 1;
+		for (int i = 0; i < p->dealloc.n_sites && i < PYOBJLIFE_MAX_DEALLOCS; i++)
+			cfg.followed_deallocs[i] = p->dealloc.sites[i].vaddr;
 	}
 	err = create_agg_entry(s->skel->maps.gc_aggs, key, sizeof(struct gc_agg));
 	if (!err)
@@ -219,14 +232,113 @@ static int attach_alloc_hook(struct bpf_session *s, pid_t pid, const struct prob
 	return h->n_sites;
 }
 
+/* Return probes of the typed allocators: the new object's address, to follow it. */
+static int attach_typed_returns(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
+				const struct hook *h)
+{
+	const char *bin = p->target.open_path;
+	LIBBPF_OPTS(bpf_uprobe_opts, ret, .retprobe = true);
+	int err;
+
+	for (int i = 0; i < h->n_sites; i++) {
+		err = keep_link(s,
+				bpf_program__attach_uprobe_opts(s->skel->progs.uretprobe__alloc_typed,
+								pid, bin, h->sites[i].offset, &ret),
+				h->sites[i].symbol, bin);
+		if (err)
+			return err;
+	}
+	return h->n_sites;
+}
+
+/* Probes that need no cookie: deallocators and arena functions. */
+static int attach_plain(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
+			const struct hook *h, struct bpf_program *prog)
+{
+	const char *bin = p->target.open_path;
+	int err;
+
+	for (int i = 0; i < h->n_sites; i++) {
+		err = keep_link(s,
+				bpf_program__attach_uprobe_opts(prog, pid, bin, h->sites[i].offset,
+								NULL),
+				h->sites[i].symbol, bin);
+		if (err)
+			return err;
+	}
+	return h->n_sites;
+}
+
+/*
+ * Deaths before births, and allocator returns before entries: every object a
+ * birth probe follows then has its death and its address probes in place.
+ */
+static int attach_lifecycle(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+{
+	int n = attach_plain(s, pid, p, &p->dealloc, s->skel->progs.uprobe__dealloc), m;
+
+	if (n < 0 || p->alloc_method != ALLOC_METHOD_TYPED)
+		return n;
+	m = attach_typed_returns(s, pid, p, &p->alloc_typed_var);
+	if (m < 0)
+		return m;
+	n += m;
+	m = attach_typed_returns(s, pid, p, &p->alloc_typed);
+	return m < 0 ? m : n + m;
+}
+
+static int attach_arenas(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+{
+	int n = attach_plain(s, pid, p, &p->arena_alloc, s->skel->progs.uprobe__arena_alloc), m;
+
+	if (n < 0)
+		return n;
+	m = attach_plain(s, pid, p, &p->arena_free, s->skel->progs.uprobe__arena_free);
+	return m < 0 ? m : n + m;
+}
+
+/* Census and GC blame at each collection start (full mode), after the start probes. */
+static int attach_gc_lifecycle(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+{
+	const char *bin = p->target.open_path;
+	int err;
+
+	if (p->gc_method == GC_METHOD_USDT) {
+		err = keep_link(s,
+				bpf_program__attach_usdt(s->skel->progs.usdt__gc_lifecycle, pid,
+							 bin, "python", "gc__start", NULL),
+				"USDT python:gc__start (census)", bin);
+		return err ? err : 1;
+	}
+	for (int i = 0; i < p->collector.n_sites; i++) {
+		const struct hook_site *site = &p->collector.sites[i];
+		LIBBPF_OPTS(bpf_uprobe_opts, entry, .bpf_cookie = site->vaddr);
+
+		err = keep_link(s,
+				bpf_program__attach_uprobe_opts(s->skel->progs.uprobe__gc_lifecycle,
+								pid, bin, site->offset, &entry),
+				site->symbol, bin);
+		if (err)
+			return err;
+	}
+	return p->collector.n_sites;
+}
+
 static int attach_allocations(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
 {
-	int n, m;
+	int n, m, l = attach_lifecycle(s, pid, p), g;
 
+	if (l < 0)
+		return l;
+	g = attach_gc_lifecycle(s, pid, p);
+	if (g < 0)
+		return g;
+	l += g;
 	switch (p->alloc_method) {
 	case ALLOC_METHOD_BIRTH:
-		return attach_alloc_hook(s, pid, p, &p->alloc_birth,
-					 s->skel->progs.uprobe__alloc_birth);
+		n = attach_alloc_hook(s, pid, p, &p->alloc_birth,
+				      s->skel->progs.uprobe__alloc_birth);
+		return n < 0 ? n : n + l;
 	case ALLOC_METHOD_TYPED:
 		n = attach_alloc_hook(s, pid, p, &p->alloc_typed_var,
 				      s->skel->progs.uprobe__alloc_typed_var);
@@ -234,7 +346,7 @@ static int attach_allocations(struct bpf_session *s, pid_t pid, const struct pro
 			return n;
 		m = attach_alloc_hook(s, pid, p, &p->alloc_typed,
 				      s->skel->progs.uprobe__alloc_typed);
-		return m < 0 ? m : n + m;
+		return m < 0 ? m : n + m + l;
 	default:
 		return -ENOENT;
 	}
@@ -263,6 +375,13 @@ int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan
 		m = attach_allocations(s, pid, p);
 	if (m < 0)
 		return m;
+	if (n >= 0) {
+		int a = attach_arenas(s, pid, p);
+
+		if (a < 0)
+			return a;
+		m += a;
+	}
 	return n < 0 ? n : n + m;
 }
 
@@ -274,9 +393,13 @@ int bpf_session_read_alloc_agg(struct bpf_session *s, pid_t pid, struct alloc_ag
 				    0);
 }
 
-int bpf_session_counts_fd(const struct bpf_session *s)
+struct alloc_maps bpf_session_alloc_maps(const struct bpf_session *s)
 {
-	return bpf_map__fd(s->skel->maps.alloc_counts);
+	return (struct alloc_maps){ .counts_fd = bpf_map__fd(s->skel->maps.alloc_counts),
+				    .stacks_fd = bpf_map__fd(s->skel->maps.stacks),
+				    .live_fd = bpf_map__fd(s->skel->maps.live),
+				    .blame_fd = bpf_map__fd(s->skel->maps.gc_blame),
+				    .census_fd = bpf_map__fd(s->skel->maps.census) };
 }
 
 int bpf_session_stacks_fd(const struct bpf_session *s)

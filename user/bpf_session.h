@@ -8,11 +8,13 @@
 #ifndef PYOBJLIFE_BPF_SESSION_H
 #define PYOBJLIFE_BPF_SESSION_H
 
+#include <stdint.h>
 #include <sys/types.h>
 #include "pyobjlife.h"
+#include "alloc_recording.h"
 #include "probe_plan.h"
 
-#define BPF_SESSION_MAX_LINKS 64
+#define BPF_SESSION_MAX_LINKS 128
 
 struct pyobjlife_bpf;
 struct ring_buffer;
@@ -30,6 +32,10 @@ struct bpf_session_opts {
 	unsigned ringbuf_bytes;
 	unsigned max_stacks; /* 0: the object's default */
 	unsigned max_sites;
+	unsigned max_live; /* objects followed at once */
+	/* census of live GC objects at collections (full mode) */
+	uint64_t census_young_interval_ns, census_full_interval_ns;
+	unsigned census_max_objects;
 };
 
 struct bpf_attach_opts {
@@ -50,8 +56,8 @@ int bpf_session_ringbuf(struct bpf_session *s, int (*fn)(void *ctx, void *data, 
 
 int bpf_session_read_agg(struct bpf_session *s, pid_t pid, struct gc_agg *out);
 int bpf_session_read_alloc_agg(struct bpf_session *s, pid_t pid, struct alloc_agg *out);
-/* The maps allocation counts and stacks live in, for reading them out. */
-int bpf_session_counts_fd(const struct bpf_session *s);
+/* The maps a full-mode recording is read from. */
+struct alloc_maps bpf_session_alloc_maps(const struct bpf_session *s);
 int bpf_session_stacks_fd(const struct bpf_session *s);
 
 /* Take no new collections and let running ones finish (bounded wait). */

@@ -26,6 +26,10 @@ enum {
 	OPT_MAX_STACKS,
 	OPT_MAX_SITES,
 	OPT_WEIGHT,
+	OPT_MAX_LIVE,
+	OPT_CENSUS_INTERVAL,
+	OPT_CENSUS_YOUNG_INTERVAL,
+	OPT_CENSUS_MAX,
 };
 
 #define EXIT_STATUS_DOC                                                                            \
@@ -63,8 +67,10 @@ static const struct argp_option session_options[] = {
 	{ "ringbuf-size", OPT_RINGBUF, "KIB", 0, "BPF ring buffer size (default 1024 KiB)", 3 },
 	{ "mode", OPT_MODE, "gc|full", 0,
 	  "gc (default): every collection, nothing else (about 1% overhead). full: also every "
-	  "object allocation, counted per Python stack and type (slows the target several "
-	  "times: use on test hosts or for short windows)",
+	  "object allocation, counted per Python stack and type, the objects followed to their "
+	  "death (by reference count or by the collector, lifetime, generation), a census of "
+	  "live GC objects by type, and the stacks that trigger collections (slows the target "
+	  "several times: use on test hosts or for short windows)",
 	  2 },
 	{ "stack-depth", OPT_STACK_DEPTH, "N", 0,
 	  "Python frames kept per stack, leaf first (default 64, at most 128); deeper stacks "
@@ -77,6 +83,21 @@ static const struct argp_option session_options[] = {
 	{ "max-sites", OPT_MAX_SITES, "N", 0,
 	  "Distinct (stack, type) counters the kernel keeps (default 65536); allocations "
 	  "beyond are lost, and reported",
+	  3 },
+	{ "max-live", OPT_MAX_LIVE, "N", 0,
+	  "Objects followed to their death at once (full mode, default 1048576); births "
+	  "beyond are counted but not followed, and reported",
+	  3 },
+	{ "census-interval", OPT_CENSUS_INTERVAL, "SECONDS", 0,
+	  "Count live objects of the oldest generation by type at the first collection after "
+	  "each SECONDS (full mode, default 10; 0: at every collection). The walk runs under "
+	  "the target's GIL: about 0.3 us per object",
+	  3 },
+	{ "census-young-interval", OPT_CENSUS_YOUNG_INTERVAL, "SECONDS", 0,
+	  "The same for generations 0 and 1 (default 1; 0: at every collection)", 3 },
+	{ "census-max-objects", OPT_CENSUS_MAX, "N", 0,
+	  "Objects a census walks per generation at most (default 1000000); longer walks are "
+	  "cut and reported",
 	  3 },
 	{},
 };
@@ -189,6 +210,19 @@ static unsigned parse_count(const char *arg, unsigned lo, unsigned hi, const cha
 	return (unsigned)v;
 }
 
+/* an interval in seconds, 0 allowed */
+static double parse_seconds(const char *arg, const char *what, struct argp_state *state)
+{
+	char *end;
+	double d;
+
+	errno = 0;
+	d = strtod(arg, &end);
+	if (errno || end == arg || *end || !(d >= 0) || d > 1e6)
+		argp_error(state, "invalid %s '%s' (seconds, 0 or more)", what, arg);
+	return d;
+}
+
 static error_t parse_common(int key, char *arg, struct argp_state *state)
 {
 	struct cli *c = parsing;
@@ -264,6 +298,18 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case OPT_MAX_SITES:
 		c->max_sites = parse_count(arg, 16, 1u << 22, "--max-sites", state);
 		break;
+	case OPT_MAX_LIVE:
+		c->max_live = parse_count(arg, 16, 1u << 26, "--max-live", state);
+		break;
+	case OPT_CENSUS_INTERVAL:
+		c->census_full_interval_s = parse_seconds(arg, "--census-interval", state);
+		break;
+	case OPT_CENSUS_YOUNG_INTERVAL:
+		c->census_young_interval_s = parse_seconds(arg, "--census-young-interval", state);
+		break;
+	case OPT_CENSUS_MAX:
+		c->census_max_objects = parse_count(arg, 1, 1u << 23, "--census-max-objects", state);
+		break;
 	case OPT_WEIGHT:
 		if (!strcmp(arg, "allocations"))
 			c->weight = WEIGHT_ALLOCATIONS;
@@ -290,6 +336,10 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 			argp_error(state, "probes --format is json or text");
 		if (!c->stack_depth)
 			c->stack_depth = PYOBJLIFE_DEF_STACK_DEPTH;
+		if (c->census_full_interval_s < 0)
+			c->census_full_interval_s = 10;
+		if (c->census_young_interval_s < 0)
+			c->census_young_interval_s = 1;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -347,6 +397,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	char prog[64];
 
 	memset(c, 0, sizeof(*c));
+	c->census_full_interval_s = c->census_young_interval_s = -1;
 	parsing = c;
 	argp_err_exit_status = EXIT_USAGE;
 	if (argc < 2 || argv[1][0] == '-') {

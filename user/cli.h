@@ -33,6 +33,9 @@ struct cli {
 	unsigned max_stacks;	  /* --max-stacks */
 	unsigned max_sites;	  /* --max-sites */
 	enum stack_weight weight; /* --weight, for folded output */
+	unsigned max_live;	  /* --max-live */
+	double census_full_interval_s, census_young_interval_s; /* < 0: default */
+	unsigned census_max_objects;
 };
 
 /* Parse argv; returns 0, or the exit code to leave with (help: 0, usage: 64). */

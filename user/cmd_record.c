@@ -22,6 +22,7 @@
 #include "target_gc_state.h"
 
 #define POLL_INTERVAL_MS 100
+#define HEAP_SAMPLE_INTERVAL_NS 1000000000ull
 
 static volatile sig_atomic_t stop_signal;
 
@@ -81,6 +82,11 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 
 	if (size >= sizeof(struct alloc_key_event) && *(__u32 *)data == EV_ALLOC_KEY) {
 		alloc_recording_on_key(&s->rec.alloc, bpf_session_stacks_fd(&s->bpf), data);
+		return 0;
+	}
+	if (size >= sizeof(struct census_event) && *(__u32 *)data == EV_CENSUS) {
+		alloc_recording_on_census(&s->rec.alloc, bpf_session_alloc_maps(&s->bpf).census_fd,
+					  data, s->rec.gc.t0_ns);
 		return 0;
 	}
 	gc_recording_add(&s->rec.gc, data, size);
@@ -206,7 +212,13 @@ static int attach(struct session *s)
 	struct bpf_session_opts bo = { .btf_path = c->btf_path,
 				       .ringbuf_bytes = c->ringbuf_bytes,
 				       .max_stacks = c->max_stacks,
-				       .max_sites = c->max_sites };
+				       .max_sites = c->max_sites,
+				       .max_live = c->max_live,
+				       .census_young_interval_ns =
+					       (uint64_t)(c->census_young_interval_s * 1e9),
+				       .census_full_interval_ns =
+					       (uint64_t)(c->census_full_interval_s * 1e9),
+				       .census_max_objects = c->census_max_objects };
 	struct bpf_attach_opts ao = { .allocations = c->full_mode, .stack_depth = c->stack_depth };
 	int probes;
 
@@ -229,7 +241,10 @@ static int attach(struct session *s)
 				     s->plan.target.version.minor, c->stack_depth);
 		s->rec.alloc.method = alloc_method_name(s->plan.alloc_method);
 		s->rec.alloc.coverage = s->plan.alloc_note;
+		s->rec.alloc.lifecycle_coverage = s->plan.lifecycle_note;
 	}
+	heap_timeline_init(&s->rec.heap, s->plan.arena_alloc.n_sites && s->plan.arena_free.n_sites,
+			   HEAP_SAMPLE_INTERVAL_NS);
 	probes = bpf_session_attach(&s->bpf, s->rec.pid, &s->plan, &ao);
 	if (probes < 0)
 		return EXIT_RUNTIME;
@@ -256,6 +271,18 @@ static bool target_gone(struct session *s)
 	return proc_state(s->rec.pid) != PROC_ALIVE;
 }
 
+/* RSS and arenas now; a target that is gone keeps the samples it had. */
+static void sample_heap(struct session *s, bool force)
+{
+	uint64_t t = monotonic_ns() - s->rec.gc.t0_ns;
+	struct alloc_agg a = {};
+
+	if (!force && !heap_timeline_due(&s->rec.heap, t))
+		return;
+	bpf_session_read_alloc_agg(&s->bpf, s->rec.pid, &a);
+	heap_timeline_sample(&s->rec.heap, s->rec.pid, t, a.arenas_allocated, a.arenas_freed);
+}
+
 static int run_until_stopped(struct session *s)
 {
 	uint64_t start = monotonic_ns(), limit = (uint64_t)(s->cli->duration_s * 1e9);
@@ -267,6 +294,7 @@ static int run_until_stopped(struct session *s)
 
 		if (s->rec.alloc.enabled)
 			alloc_recording_next_batch(&s->rec.alloc);
+		sample_heap(s, false);
 		if (err >= 0)
 			err = ring_buffer__consume(s->bpf.rb);
 		if (err < 0 && err != -EINTR) {
@@ -295,6 +323,7 @@ static void finish(struct session *s)
 {
 	/* the recording ends here; detaching uprobes takes ~100 ms each and is not part of it */
 	bpf_session_stop(&s->bpf);
+	sample_heap(s, true);
 	s->rec.duration_s = (monotonic_ns() - s->rec.gc.t0_ns) / 1e9;
 	bpf_session_detach(&s->bpf);
 	/* records submitted before the detach are still in the ring */
@@ -305,8 +334,9 @@ static void finish(struct session *s)
 	if (s->rec.alloc.enabled) {
 		if (bpf_session_read_alloc_agg(&s->bpf, s->rec.pid, &s->rec.alloc.agg))
 			pr_warn("cannot read the allocation health counters: %s", strerror(errno));
-		if (alloc_recording_collect(&s->rec.alloc, bpf_session_counts_fd(&s->bpf),
-					    bpf_session_stacks_fd(&s->bpf)))
+		struct alloc_maps maps = bpf_session_alloc_maps(&s->bpf);
+
+		if (alloc_recording_collect(&s->rec.alloc, &maps, &s->rec.gc.agg.seq))
 			pr_warn("out of memory while reading the allocation counts");
 	}
 	if (s->launched && s->child.exited && WIFEXITED(s->child.status) &&
@@ -425,6 +455,7 @@ int cmd_record(const struct cli *c)
 		spawn_abort(&s->child);
 	bpf_session_close(&s->bpf);
 	gc_recording_free(&s->rec.gc);
+	heap_timeline_free(&s->rec.heap);
 	if (s->rec.alloc.enabled)
 		alloc_recording_free(&s->rec.alloc);
 	free(s);

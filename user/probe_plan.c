@@ -40,8 +40,8 @@ static void add_site(struct hook *h, const char *symbol, enum hook_source src,
 }
 
 /* Look a symbol up in the order the plan reports: symtab, dynsym, debug file. */
-static void find_named_hook(struct hook *h, const char *name, const struct elf_file *ef,
-			    const struct elf_file *dbg)
+static bool find_symbol_site(struct hook *h, const char *name, const struct elf_file *ef,
+			     const struct elf_file *dbg)
 {
 	struct elf_symbol s;
 
@@ -52,6 +52,54 @@ static void find_named_hook(struct hook *h, const char *name, const struct elf_f
 	else if (dbg && !elf_file__find_symbol(dbg, SYMTAB_STATIC, name, &s))
 		add_site(h, name, HOOK_SRC_DEBUGFILE, ef, s.value, s.size);
 	else
+		return false;
+	return true;
+}
+
+struct lto_ctx {
+	const char *base;
+	struct elf_symbol found;
+	bool ok;
+};
+
+/* `base.lto_priv.N`: the function itself under LTO's local name, entered through pointers too */
+static int match_lto_name(const struct elf_symbol *sym, void *ctx)
+{
+	struct lto_ctx *c = ctx;
+	size_t n = strlen(c->base);
+
+	if (c->ok || sym->type != STT_FUNC || strncmp(sym->name, c->base, n) ||
+	    strncmp(sym->name + n, ".lto_priv.", 10) || strchr(sym->name + n + 10, '.'))
+		return 0;
+	c->found = *sym;
+	c->ok = true;
+	return 0;
+}
+
+/* As find_symbol_site, also accepting an LTO build's renamed static function. */
+static bool find_function_site(struct hook *h, const char *name, const struct elf_file *ef,
+			       const struct elf_file *dbg)
+{
+	struct lto_ctx c = { .base = name };
+
+	if (find_symbol_site(h, name, ef, dbg))
+		return true;
+	elf_file__for_each_symbol(ef, SYMTAB_STATIC, match_lto_name, &c);
+	if (c.ok) {
+		add_site(h, c.found.name, HOOK_SRC_SYMTAB, ef, c.found.value, c.found.size);
+		return true;
+	}
+	if (dbg)
+		elf_file__for_each_symbol(dbg, SYMTAB_STATIC, match_lto_name, &c);
+	if (c.ok)
+		add_site(h, c.found.name, HOOK_SRC_DEBUGFILE, ef, c.found.value, c.found.size);
+	return c.ok;
+}
+
+static void find_named_hook(struct hook *h, const char *name, const struct elf_file *ef,
+			    const struct elf_file *dbg)
+{
+	if (!find_symbol_site(h, name, ef, dbg))
 		snprintf(h->missing, sizeof(h->missing), "no %s symbol in %s%s", name,
 			 dbg ? "the binary or its debug file" : "the binary",
 			 dbg ? "" : " (stripped, and no debug file found)");
@@ -270,6 +318,82 @@ static void find_alloc_hooks(struct probe_plan *p, const struct elf_file *ef,
 		find_named_hook(&p->alloc_typed, typed[i], ef, dbg);
 }
 
+/*
+ * Deallocators hit once per death of their types in every build measured
+ * (cpython-internals.md 2.4): instances of Python classes, lists, dicts,
+ * tuples. Floats die through float_dealloc and, from 3.11, through
+ * _PyFloat_ExactDealloc called by specialized bytecodes; LTO builds inline the
+ * latter into the eval loop, so floats are followed only without LTO and with
+ * both hooked. ints and strs have such bypasses too and are not followed.
+ */
+static void find_dealloc_hooks(struct probe_plan *p, const struct elf_file *ef,
+			       const struct elf_file *dbg)
+{
+	static const struct {
+		const char *symbol, *what;
+	} always[] = { { "subtype_dealloc", "instances of Python classes" },
+		       { "list_dealloc", "list" },
+		       { "dict_dealloc", "dict" },
+		       { "tupledealloc", "tuple" } };
+	struct hook *h = &p->dealloc;
+	char followed[192] = "", missed[192] = "";
+	size_t fl = 0, ml = 0;
+
+	h->name = "tp_dealloc";
+	h->purpose = "deaths of followed objects (uprobe)";
+	for (size_t i = 0; i < sizeof(always) / sizeof(always[0]); i++) {
+		bool found = find_function_site(h, always[i].symbol, ef, dbg);
+		char *buf = found ? followed : missed;
+		size_t *len = found ? &fl : &ml;
+
+		*len += snprintf(buf + *len, sizeof(followed) - *len, "%s%s", *len ? ", " : "",
+				 always[i].what);
+		if (*len >= sizeof(followed))
+			*len = sizeof(followed) - 1;
+	}
+	if (!p->lto) {
+		int before = h->n_sites;
+		bool ok = find_function_site(h, "float_dealloc", ef, dbg);
+
+		if (ok && p->target.version.minor >= 11)
+			ok = find_function_site(h, "_PyFloat_ExactDealloc", ef, dbg);
+		if (ok)
+			fl += snprintf(followed + fl, sizeof(followed) - fl, ", float");
+		else
+			h->n_sites = before;
+	}
+	if (!h->n_sites)
+		snprintf(h->missing, sizeof(h->missing),
+			 "no deallocator symbol (subtype_dealloc, list_dealloc, ...): it needs "
+			 "the symbol table or a debug file");
+	snprintf(p->lifecycle_note, sizeof(p->lifecycle_note),
+		 "%s%s%s%s; objects of other types are counted but not followed to their death "
+		 "(their deallocators are not hooked, or specialized bytecodes free them "
+		 "without one)",
+		 fl ? "deaths followed for " : "no deaths followed", followed,
+		 ml ? "; deallocator not found for " : "", missed);
+}
+
+static void find_arena_hooks(struct probe_plan *p, const struct elf_file *ef,
+			     const struct elf_file *dbg)
+{
+	p->arena_alloc.name = "arena_alloc";
+	p->arena_alloc.purpose = "pymalloc arena allocated (uprobe)";
+	p->arena_free.name = "arena_free";
+	p->arena_free.purpose = "pymalloc arena freed (uprobe)";
+	/* Objects/obmalloc.c: the default arena allocator's functions, renamed in 3.12 */
+	bool new_names = p->target.version.minor >= 12;
+	const char *alloc = new_names ? "_PyMem_ArenaAlloc" : "_PyObject_ArenaMmap";
+	const char *free_ = new_names ? "_PyMem_ArenaFree" : "_PyObject_ArenaMunmap";
+
+	if (!find_function_site(&p->arena_alloc, alloc, ef, dbg))
+		snprintf(p->arena_alloc.missing, sizeof(p->arena_alloc.missing),
+			 "no %s symbol: it needs the symbol table or a debug file", alloc);
+	if (!find_function_site(&p->arena_free, free_, ef, dbg))
+		snprintf(p->arena_free.missing, sizeof(p->arena_free.missing),
+			 "no %s symbol: it needs the symbol table or a debug file", free_);
+}
+
 static const char birth_note[] =
 	"_Py_NewReference: every object the interpreter creates, free-list reuse included; "
 	"sizes as sys.getsizeof() for fixed-size objects; str, and from 3.12 every variable-size "
@@ -403,6 +527,14 @@ int probe_plan_build(struct probe_plan *p, const struct py_target *t, enum gc_pr
 	detect_lto(p, ef, dbg);
 	find_alloc_hooks(p, ef, dbg);
 	choose_alloc_method(p, dbg != NULL);
+	find_dealloc_hooks(p, ef, dbg);
+	find_arena_hooks(p, ef, dbg);
+	if (p->alloc_method == ALLOC_METHOD_TYPED)
+		p->n_alloc_probes *= 2; /* and a return probe each, for the object's address */
+	if (p->alloc_method != ALLOC_METHOD_NONE)
+		p->n_alloc_probes += p->dealloc.n_sites;
+	if (p->gc_method != GC_METHOD_NONE)
+		p->n_probes += p->arena_alloc.n_sites + p->arena_free.n_sites;
 	if (!p->runtime.n_sites) {
 		p->gc_method = GC_METHOD_NONE;
 		snprintf(p->gc_note, sizeof(p->gc_note), "%s", p->runtime.missing);
@@ -490,6 +622,9 @@ void probe_plan_print(FILE *out, const struct probe_plan *p)
 	print_hook(out, &p->alloc_birth);
 	print_hook(out, &p->alloc_typed_var);
 	print_hook(out, &p->alloc_typed);
+	print_hook(out, &p->dealloc);
+	print_hook(out, &p->arena_alloc);
+	print_hook(out, &p->arena_free);
 	fprintf(out, "\ngc probes:    %s: %s\n", method_name(p->gc_method), p->gc_note);
 	if (p->gc_method != GC_METHOD_NONE)
 		fprintf(out, "attaches:     %d probe%s\n", p->n_probes,
@@ -499,6 +634,7 @@ void probe_plan_print(FILE *out, const struct probe_plan *p)
 	if (p->frame_layout)
 		fprintf(out, "stack layout: %s%s%s\n", p->frame_layout->source,
 			p->frame_layout_note[0] ? "; " : "", p->frame_layout_note);
+	fprintf(out, "lifecycle:    %s\n", p->lifecycle_note);
 	if (p->alloc_method != ALLOC_METHOD_NONE)
 		fprintf(out, "attaches:     %d more probe%s in full mode\n", p->n_alloc_probes,
 			p->n_alloc_probes == 1 ? "" : "s");
@@ -550,6 +686,9 @@ json_t *probe_plan_to_json(const struct probe_plan *p)
 	json_array_append_new(hooks, hook_json(&p->alloc_birth));
 	json_array_append_new(hooks, hook_json(&p->alloc_typed_var));
 	json_array_append_new(hooks, hook_json(&p->alloc_typed));
+	json_array_append_new(hooks, hook_json(&p->dealloc));
+	json_array_append_new(hooks, hook_json(&p->arena_alloc));
+	json_array_append_new(hooks, hook_json(&p->arena_free));
 	interp =
 		json_pack("{s:s, s:s, s:s, s:s?, s:b, s:s, s:b, s:b, s:s?, s:s, s:s?, s:b}", "path",
 			  t->path, "executable", t->exe, "python_version", t->version_str,
@@ -569,9 +708,10 @@ json_t *probe_plan_to_json(const struct probe_plan *p)
 		      p->n_probes);
 	if (j)
 		json_object_set_new(j, "allocations",
-				    json_pack("{s:s, s:s, s:i, s:b, s:s?, s:s}", "method",
+				    json_pack("{s:s, s:s, s:s, s:i, s:b, s:s?, s:s}", "method",
 					      alloc_method_name(p->alloc_method), "note",
-					      p->alloc_note, "probes_to_attach", p->n_alloc_probes,
+					      p->alloc_note, "lifecycle", p->lifecycle_note,
+					      "probes_to_attach", p->n_alloc_probes,
 					      "lto", p->lto, "stack_layout",
 					      p->frame_layout ? p->frame_layout->source : NULL,
 					      "stack_layout_check",
@@ -606,17 +746,30 @@ static void append_alloc_probes(json_t *arr, const struct probe_plan *p)
 		return;
 	}
 	for (size_t h = 0; h < sizeof(hooks) / sizeof(hooks[0]); h++) {
-		for (int i = 0; i < hooks[h]->n_sites; i++)
+		for (int i = 0; i < hooks[h]->n_sites; i++) {
 			append_probe(arr, "alloc", "uprobe", &hooks[h]->sites[i]);
+			/* the object's address, for following it to its death */
+			append_probe(arr, "alloc_return", "uretprobe", &hooks[h]->sites[i]);
+		}
 	}
+}
+
+static void append_hook_probes(json_t *arr, const char *name, const struct hook *h)
+{
+	for (int i = 0; i < h->n_sites; i++)
+		append_probe(arr, name, "uprobe", &h->sites[i]);
 }
 
 json_t *probe_plan_attached_json(const struct probe_plan *p, bool with_alloc)
 {
 	json_t *arr = json_array();
 
-	if (with_alloc)
+	if (with_alloc) {
 		append_alloc_probes(arr, p);
+		append_hook_probes(arr, "dealloc", &p->dealloc);
+	}
+	append_hook_probes(arr, "arena_alloc", &p->arena_alloc);
+	append_hook_probes(arr, "arena_free", &p->arena_free);
 
 	if (p->gc_method == GC_METHOD_USDT) {
 		append_probe(arr, "gc_start", "usdt", &p->usdt_start.sites[0]);

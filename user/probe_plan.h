@@ -82,6 +82,11 @@ struct probe_plan {
 	struct hook alloc_typed; /* _PyObject_GC_New, _PyObject_New */
 	enum alloc_method alloc_method;
 	char alloc_note[384]; /* what the chosen hooks see and miss */
+	/* lifecycle (full mode): deaths of the types whose every death these functions see */
+	struct hook dealloc;
+	char lifecycle_note[384];
+	/* heap context (every mode): pymalloc arenas, allocated and freed through a pointer */
+	struct hook arena_alloc, arena_free;
 	int n_alloc_probes;
 	enum gc_method gc_method;
 	char gc_note[256];    /* why this method, or why none */

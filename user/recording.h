@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include "alloc_recording.h"
 #include "gc_recording.h"
+#include "heap_timeline.h"
 #include "probe_plan.h"
 
 struct recording {
@@ -20,6 +21,7 @@ struct recording {
 	char started_at[40];	/* ISO 8601, UTC */
 	struct gc_recording gc;
 	struct alloc_recording alloc; /* enabled in full mode */
+	struct heap_timeline heap;
 	/* the interpreter's generation_stats before the first / after the last recorded collection
 	 */
 	bool have_stats_start, have_stats_end;

@@ -27,11 +27,13 @@ static json_t *sites_json(const struct alloc_recording *a)
 	for (size_t i = 0; i < a->n_sites; i++) {
 		const struct alloc_site *s = &a->sites[i];
 
-		json_array_append_new(arr,
-				      json_pack("{s:s, s:i, s:s, s:s, s:I, s:I}", "file", s->file,
-						"line", s->line, "function", s->function, "type",
-						s->type, "allocations", (json_int_t)s->allocations,
-						"bytes", (json_int_t)s->bytes));
+		json_t *e = json_pack("{s:s, s:i, s:s, s:s, s:I, s:I}", "file", s->file, "line",
+				      s->line, "function", s->function, "type", s->type,
+				      "allocations", (json_int_t)s->allocations, "bytes",
+				      (json_int_t)s->bytes);
+
+		lifecycle_add_json(e, &s->life, true);
+		json_array_append_new(arr, e);
 	}
 	return arr;
 }
@@ -45,11 +47,13 @@ static json_t *stacks_json(const struct alloc_recording *a)
 		bool truncated = row->stack && row->stack->truncated;
 		bool unavailable = !row->stack || row->stack->unavailable;
 
-		json_array_append_new(arr, json_pack("{s:o, s:s, s:I, s:I, s:b, s:b}", "frames",
-						     frames_json(row->stack), "type", row->type,
-						     "allocations", (json_int_t)row->allocations,
-						     "bytes", (json_int_t)row->bytes, "truncated",
-						     truncated, "stack_unavailable", unavailable));
+		json_t *e = json_pack("{s:o, s:s, s:I, s:I, s:b, s:b}", "frames",
+				      frames_json(row->stack), "type", row->type, "allocations",
+				      (json_int_t)row->allocations, "bytes", (json_int_t)row->bytes,
+				      "truncated", truncated, "stack_unavailable", unavailable);
+
+		lifecycle_add_json(e, &row->life, false);
+		json_array_append_new(arr, e);
 	}
 	return arr;
 }
@@ -71,6 +75,43 @@ static json_t *health_json(const struct alloc_recording *a)
 			 (json_int_t)a->sym.stats.stale);
 }
 
+static json_t *lifecycle_summary_json(const struct alloc_recording *a)
+{
+	const struct alloc_agg *g = &a->agg;
+	json_t *totals = json_object();
+
+	lifecycle_add_json(totals, &a->life, true);
+	return json_pack("{s:s?, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+			 "coverage", a->lifecycle_coverage, "totals", totals, "health",
+			 "births_followed", (json_int_t)g->followed,
+			 "births_unfollowed_type_not_hooked", (json_int_t)g->unfollowed_type,
+			 "births_unfollowed_live_map_full", (json_int_t)g->live_full,
+			 "deaths_seen", (json_int_t)g->deaths, "moved_without_death",
+			 (json_int_t)g->reborn, "alive_generation_unknown",
+			 (json_int_t)a->alive_generation_unknown, "censuses",
+			 (json_int_t)a->census.censuses, "census_walks_truncated",
+			 (json_int_t)a->census.truncated_walks, "census_samples_dropped",
+			 (json_int_t)a->census.dropped, "gc_blame_collections",
+			 (json_int_t)a->blame_total_collections);
+}
+
+static json_t *blame_json(const struct alloc_recording *a)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < a->n_blame; i++) {
+		const struct blame_row *b = &a->blame[i];
+
+		json_array_append_new(
+			arr, json_pack("{s:o, s:b, s:i, s:I, s:I}", "frames", frames_json(b->stack),
+				       "stack_unavailable", !b->stack || b->stack->unavailable,
+				       "generation", b->generation, "collections",
+				       (json_int_t)b->collections, "pause_ns",
+				       (json_int_t)b->pause_ns));
+	}
+	return arr;
+}
+
 void alloc_recording_add_json(json_t *root, const struct alloc_recording *a)
 {
 	json_object_set_new(root, "allocations",
@@ -83,6 +124,9 @@ void alloc_recording_add_json(json_t *root, const struct alloc_recording *a)
 				      (json_int_t)a->agg.counts_full, "health", health_json(a)));
 	json_object_set_new(root, "sites", sites_json(a));
 	json_object_set_new(root, "stacks", stacks_json(a));
+	json_object_set_new(root, "lifecycle", lifecycle_summary_json(a));
+	json_object_set_new(root, "census", census_log_json(&a->census));
+	json_object_set_new(root, "gc_blame", blame_json(a));
 }
 
 /* Folded frames must not contain the separators ';' and ' ' at the end of a line. */

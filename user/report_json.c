@@ -149,6 +149,8 @@ json_t *recording_to_json(const struct recording *r)
 			 "end_reason", r->end_reason, "lost_events",
 			 (json_int_t)gc_recording_lost(g), "diagnostics", diagnostics_json(g),
 			 "target_check", target_check_json(r), "gc", gc);
+	if (root)
+		json_object_set_new(root, "heap_timeline", heap_timeline_json(&r->heap));
 	if (root && r->alloc.enabled)
 		alloc_recording_add_json(root, &r->alloc);
 	return root;

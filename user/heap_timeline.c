@@ -1,0 +1,96 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Copyright (c) 2026 The pyobjlife authors */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "heap_timeline.h"
+
+/* ten days at one sample a second */
+#define HEAP_MAX_SAMPLES (1u << 20)
+
+void heap_timeline_init(struct heap_timeline *h, bool arenas_known, uint64_t interval_ns)
+{
+	memset(h, 0, sizeof(*h));
+	h->arenas_known = arenas_known;
+	h->interval_ns = interval_ns;
+}
+
+void heap_timeline_free(struct heap_timeline *h)
+{
+	free(h->samples);
+	h->samples = NULL;
+	h->n = h->cap = 0;
+}
+
+bool heap_timeline_due(const struct heap_timeline *h, uint64_t t_ns)
+{
+	return !h->n || t_ns - h->samples[h->n - 1].t_ns >= h->interval_ns;
+}
+
+/* statm's second field: resident pages */
+static int read_rss(pid_t pid, uint64_t *bytes)
+{
+	char path[64];
+	uint64_t size, resident;
+	FILE *f;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", (int)pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	n = fscanf(f, "%" SCNu64 " %" SCNu64, &size, &resident);
+	fclose(f);
+	if (n != 2)
+		return -EINVAL;
+	*bytes = resident * (uint64_t)sysconf(_SC_PAGESIZE);
+	return 0;
+}
+
+int heap_timeline_sample(struct heap_timeline *h, pid_t pid, uint64_t t_ns,
+			 uint64_t arenas_allocated, uint64_t arenas_freed)
+{
+	struct heap_sample s = { .t_ns = t_ns,
+				 .arenas_allocated = arenas_allocated,
+				 .arenas_freed = arenas_freed };
+	int err = read_rss(pid, &s.rss_bytes);
+
+	if (err)
+		return err;
+	if (h->n == h->cap) {
+		size_t ncap = h->cap ? h->cap * 2 : 256;
+		struct heap_sample *m;
+
+		if (ncap > HEAP_MAX_SAMPLES || !(m = realloc(h->samples, ncap * sizeof(*m)))) {
+			h->dropped++;
+			return -ENOMEM;
+		}
+		h->samples = m;
+		h->cap = ncap;
+	}
+	h->samples[h->n++] = s;
+	return 0;
+}
+
+json_t *heap_timeline_json(const struct heap_timeline *h)
+{
+	json_t *arr = json_array();
+
+	for (size_t i = 0; i < h->n; i++) {
+		const struct heap_sample *s = &h->samples[i];
+
+		json_array_append_new(
+			arr,
+			json_pack("{s:I, s:I, s:o, s:o}", "t_ns", (json_int_t)s->t_ns, "rss_bytes",
+				  (json_int_t)s->rss_bytes, "arenas_allocated",
+				  h->arenas_known ? json_integer((json_int_t)s->arenas_allocated)
+						  : json_null(),
+				  "arenas_freed",
+				  h->arenas_known ? json_integer((json_int_t)s->arenas_freed)
+						  : json_null()));
+	}
+	return arr;
+}
