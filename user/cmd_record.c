@@ -18,6 +18,7 @@
 #include "log.h"
 #include "output_file.h"
 #include "proc.h"
+#include "render_pprof.h"
 #include "spawn.h"
 #include "target_gc_state.h"
 
@@ -105,8 +106,8 @@ static int resolve_format(struct session *s)
 	if (s->format == FORMAT_NONE && c->output)
 		s->format = output_format_from_path(c->output);
 	if (s->format == FORMAT_NONE && c->output) {
-		pr_err("cannot tell the format of %s from its extension: use .json, .txt or "
-		       ".folded, or --format json|text|folded",
+		pr_err("cannot tell the format of %s from its extension: use .json, .txt, "
+		       ".folded or .pb.gz, or --format json|text|folded|pprof",
 		       c->output);
 		return EXIT_USAGE;
 	}
@@ -114,6 +115,10 @@ static int resolve_format(struct session *s)
 		s->format = FORMAT_TEXT;
 	if (s->format == FORMAT_FOLDED && !c->full_mode) {
 		pr_err("folded stacks need allocation stacks: add --mode full");
+		return EXIT_USAGE;
+	}
+	if (s->format == FORMAT_PPROF && !c->full_mode) {
+		pr_err("pprof needs allocation stacks: record with --mode full");
 		return EXIT_USAGE;
 	}
 	return 0;
@@ -368,6 +373,18 @@ static void warn_about_losses(const struct session *s)
 			"collections were missed (see \"diagnostics\" in the JSON)");
 }
 
+static int write_pprof(FILE *out, const struct recording *r)
+{
+	json_t *j = recording_to_json(r);
+	int err;
+
+	if (!j)
+		return -1;
+	err = render_pprof(out, j, NULL);
+	json_decref(j);
+	return err;
+}
+
 static int write_output(struct session *s)
 {
 	const char *path = s->cli->output;
@@ -388,6 +405,8 @@ static int write_output(struct session *s)
 		err = recording_write_json(out, &s->rec);
 	else if (s->format == FORMAT_FOLDED)
 		err = recording_write_folded(out, &s->rec, s->cli->weight);
+	else if (s->format == FORMAT_PPROF)
+		err = write_pprof(out, &s->rec);
 	else
 		recording_write_text(out, &s->rec);
 	if (!path) {

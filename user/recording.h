@@ -34,6 +34,7 @@ enum output_format {
 	FORMAT_JSON,
 	FORMAT_TEXT,
 	FORMAT_FOLDED,
+	FORMAT_PPROF,
 };
 
 /* What a stack's weight is in the folded output. */
@@ -42,9 +43,9 @@ enum stack_weight {
 	WEIGHT_BYTES,
 };
 
-/* "json" / "text" / "folded"; FORMAT_NONE otherwise. */
+/* "json" / "text" / "folded" / "pprof"; FORMAT_NONE otherwise. */
 enum output_format output_format_parse(const char *name);
-/* From a file name's extension: .json, .txt/.text, .folded; FORMAT_NONE otherwise. */
+/* From a file name's extension: .json, .txt/.text, .folded, .pb.gz; FORMAT_NONE otherwise. */
 enum output_format output_format_from_path(const char *path);
 
 json_t *recording_to_json(const struct recording *r);

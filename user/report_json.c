@@ -15,12 +15,15 @@ enum output_format output_format_parse(const char *name)
 		return FORMAT_TEXT;
 	if (!strcmp(name, "folded"))
 		return FORMAT_FOLDED;
+	if (!strcmp(name, "pprof"))
+		return FORMAT_PPROF;
 	return FORMAT_NONE;
 }
 
 enum output_format output_format_from_path(const char *path)
 {
 	const char *dot = strrchr(path, '.');
+	size_t len = strlen(path);
 
 	if (!dot || strchr(dot, '/'))
 		return FORMAT_NONE;
@@ -30,6 +33,9 @@ enum output_format output_format_from_path(const char *path)
 		return FORMAT_TEXT;
 	if (!strcmp(dot, ".folded"))
 		return FORMAT_FOLDED;
+	/* two dots: the pprof tools' own name for a gzipped profile */
+	if (len > strlen(".pb.gz") && !strcmp(path + len - strlen(".pb.gz"), ".pb.gz"))
+		return FORMAT_PPROF;
 	return FORMAT_NONE;
 }
 
