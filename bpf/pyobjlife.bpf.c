@@ -43,7 +43,7 @@ struct gc_inflight {
 	__s32 thresholds[PYOBJLIFE_NUM_GENERATIONS];
 	__s32 gen_hint;
 	__u32 refused; /* the start could not be read: its end is dropped silently */
-	__u64 index; /* number in the interpreter's collection sequence */
+	__u64 index;   /* number in the interpreter's collection sequence */
 };
 
 struct {
@@ -765,7 +765,8 @@ static __always_inline int generation_at_death(const struct live_object *o,
 	if ((__s32)(ended - first) < 0)
 		return 0;
 	if (o->born_in_collection) {
-		/* the collection running at the birth did not count for it, but it counts in the sum */
+		/* the collection running at the birth did not count for it, but it counts in the
+		 * sum */
 		__u8 g;
 
 		if (ended - o->started_at_birth >= PYOBJLIFE_GC_RING)
@@ -949,8 +950,8 @@ static __always_inline bool census_due(__u64 now, __u64 last, __u64 interval)
 }
 
 /* At a collection's start, under the GIL, the generation lists are intact. */
-static __always_inline void take_census(const struct target_cfg *cfg, struct gc_agg *agg,
-					__u64 gc, __u32 tgid)
+static __always_inline void take_census(const struct target_cfg *cfg, struct gc_agg *agg, __u64 gc,
+					__u32 tgid)
 {
 	struct gc_sequence *q = &agg->seq;
 	__u64 now = bpf_ktime_get_ns();

@@ -36,10 +36,10 @@ enum pyobjlife_instr_kind {
 /* Object lifetimes: log2 buckets of nanoseconds, the last one open-ended (~78 hours). */
 #define PYOBJLIFE_LIFETIME_BUCKETS 48
 /* Generations of the latest collections, for objects born during a collection. */
-#define PYOBJLIFE_GC_RING	    256
-#define PYOBJLIFE_GEN_NONE	    0xff
+#define PYOBJLIFE_GC_RING  256
+#define PYOBJLIFE_GEN_NONE 0xff
 /* Deallocators whose calls end the objects followed (subtype_dealloc, list_dealloc, ...). */
-#define PYOBJLIFE_MAX_DEALLOCS	    8
+#define PYOBJLIFE_MAX_DEALLOCS 8
 
 /* Generation hint when the probe does not say which generation it collects. */
 #define PYOBJLIFE_GEN_UNKNOWN (-2)
@@ -72,8 +72,8 @@ struct stack_walk_cfg {
 	__u32 tp_basicsize_off; /* tp_itemsize follows it */
 	__u32 tp_flags_off;
 	__u32 tp_dealloc_off; /* right after tp_itemsize (checked by userspace) */
-	__u32 max_depth; /* <= PYOBJLIFE_MAX_STACK_DEPTH */
-	__u8 instr_kind; /* enum pyobjlife_instr_kind */
+	__u32 max_depth;      /* <= PYOBJLIFE_MAX_STACK_DEPTH */
+	__u8 instr_kind;      /* enum pyobjlife_instr_kind */
 	__u8 owner_skip_from;
 	__u8 pad[2];
 };
@@ -112,13 +112,13 @@ struct target_cfg {
  * from the collections that started after its birth and ended before its death.
  */
 struct gc_sequence {
-	__u64 started;	  /* number of the latest collection started */
-	__u64 ended;	  /* number of the latest collection ended */
-	__u64 young_plus; /* ended collections of generation >= 1 */
-	__u64 full;	  /* ended collections of generation 2 */
-	__u64 census_seq; /* censuses taken */
+	__u64 started;			       /* number of the latest collection started */
+	__u64 ended;			       /* number of the latest collection ended */
+	__u64 young_plus;		       /* ended collections of generation >= 1 */
+	__u64 full;			       /* ended collections of generation 2 */
+	__u64 census_seq;		       /* censuses taken */
 	__u64 census_young_ns, census_full_ns; /* when the last ones were taken */
-	__u8 gen_of[PYOBJLIFE_GC_RING];	      /* collection n's generation at [n % RING] */
+	__u8 gen_of[PYOBJLIFE_GC_RING];	       /* collection n's generation at [n % RING] */
 };
 
 /* struct gc_generation_stats, three Py_ssize_t per generation in every version. */

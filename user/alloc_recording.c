@@ -164,12 +164,13 @@ static int add_row(struct alloc_recording *r, size_t *cap, const struct alloc_ke
 		r->rows = rows;
 		*cap = ncap;
 	}
-	r->rows[r->n_rows] = (struct alloc_row){ .stack = resolve_stack(r, stacks_fd, key->stack_id),
-						 .type = type_name(r, key->type),
-						 .allocations = c->allocations,
-						 .bytes = c->bytes,
-						 .stack_id = key->stack_id,
-						 .type_addr = key->type };
+	r->rows[r->n_rows] =
+		(struct alloc_row){ .stack = resolve_stack(r, stacks_fd, key->stack_id),
+				    .type = type_name(r, key->type),
+				    .allocations = c->allocations,
+				    .bytes = c->bytes,
+				    .stack_id = key->stack_id,
+				    .type_addr = key->type };
 	lifecycle_from_count(&r->rows[r->n_rows].life, c);
 	r->n_rows++;
 	r->total_allocations += c->allocations;

@@ -70,8 +70,8 @@ struct alloc_recording {
 	uint64_t total_allocations, total_bytes;
 	uint64_t stacks_lost; /* stack ids whose frames could not be fetched from BPF */
 	/* lifecycle */
-	const char *lifecycle_coverage; /* which deallocators are hooked, what is followed */
-	struct lifecycle_counts life;	/* totals */
+	const char *lifecycle_coverage;	   /* which deallocators are hooked, what is followed */
+	struct lifecycle_counts life;	   /* totals */
 	uint64_t alive_generation_unknown; /* alive objects whose full-collection test failed */
 	struct census_log census;
 	struct blame_row *blame;

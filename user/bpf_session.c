@@ -241,10 +241,11 @@ static int attach_typed_returns(struct bpf_session *s, pid_t pid, const struct p
 	int err;
 
 	for (int i = 0; i < h->n_sites; i++) {
-		err = keep_link(s,
-				bpf_program__attach_uprobe_opts(s->skel->progs.uretprobe__alloc_typed,
-								pid, bin, h->sites[i].offset, &ret),
-				h->sites[i].symbol, bin);
+		err = keep_link(
+			s,
+			bpf_program__attach_uprobe_opts(s->skel->progs.uretprobe__alloc_typed, pid,
+							bin, h->sites[i].offset, &ret),
+			h->sites[i].symbol, bin);
 		if (err)
 			return err;
 	}
@@ -259,10 +260,10 @@ static int attach_plain(struct bpf_session *s, pid_t pid, const struct probe_pla
 	int err;
 
 	for (int i = 0; i < h->n_sites; i++) {
-		err = keep_link(s,
-				bpf_program__attach_uprobe_opts(prog, pid, bin, h->sites[i].offset,
-								NULL),
-				h->sites[i].symbol, bin);
+		err = keep_link(
+			s,
+			bpf_program__attach_uprobe_opts(prog, pid, bin, h->sites[i].offset, NULL),
+			h->sites[i].symbol, bin);
 		if (err)
 			return err;
 	}

@@ -308,7 +308,8 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		c->census_young_interval_s = parse_seconds(arg, "--census-young-interval", state);
 		break;
 	case OPT_CENSUS_MAX:
-		c->census_max_objects = parse_count(arg, 1, 1u << 23, "--census-max-objects", state);
+		c->census_max_objects =
+			parse_count(arg, 1, 1u << 23, "--census-max-objects", state);
 		break;
 	case OPT_WEIGHT:
 		if (!strcmp(arg, "allocations"))

@@ -28,12 +28,12 @@ struct cli {
 	const char *btf_path;
 	enum gc_preference gc_pref;
 	unsigned ringbuf_bytes;
-	bool full_mode;		  /* --mode full: allocations too */
-	unsigned stack_depth;	  /* --stack-depth */
-	unsigned max_stacks;	  /* --max-stacks */
-	unsigned max_sites;	  /* --max-sites */
-	enum stack_weight weight; /* --weight, for folded output */
-	unsigned max_live;	  /* --max-live */
+	bool full_mode;						/* --mode full: allocations too */
+	unsigned stack_depth;					/* --stack-depth */
+	unsigned max_stacks;					/* --max-stacks */
+	unsigned max_sites;					/* --max-sites */
+	enum stack_weight weight;				/* --weight, for folded output */
+	unsigned max_live;					/* --max-live */
 	double census_full_interval_s, census_young_interval_s; /* < 0: default */
 	unsigned census_max_objects;
 };

@@ -22,7 +22,7 @@
 #include "spawn.h"
 #include "target_gc_state.h"
 
-#define POLL_INTERVAL_MS 100
+#define POLL_INTERVAL_MS	100
 #define HEAP_SAMPLE_INTERVAL_NS 1000000000ull
 
 static volatile sig_atomic_t stop_signal;

@@ -711,8 +711,8 @@ json_t *probe_plan_to_json(const struct probe_plan *p)
 				    json_pack("{s:s, s:s, s:s, s:i, s:b, s:s?, s:s}", "method",
 					      alloc_method_name(p->alloc_method), "note",
 					      p->alloc_note, "lifecycle", p->lifecycle_note,
-					      "probes_to_attach", p->n_alloc_probes,
-					      "lto", p->lto, "stack_layout",
+					      "probes_to_attach", p->n_alloc_probes, "lto", p->lto,
+					      "stack_layout",
 					      p->frame_layout ? p->frame_layout->source : NULL,
 					      "stack_layout_check",
 					      p->frame_layout_note[0] ? p->frame_layout_note

@@ -27,10 +27,10 @@ static json_t *sites_json(const struct alloc_recording *a)
 	for (size_t i = 0; i < a->n_sites; i++) {
 		const struct alloc_site *s = &a->sites[i];
 
-		json_t *e = json_pack("{s:s, s:i, s:s, s:s, s:I, s:I}", "file", s->file, "line",
-				      s->line, "function", s->function, "type", s->type,
-				      "allocations", (json_int_t)s->allocations, "bytes",
-				      (json_int_t)s->bytes);
+		json_t *e =
+			json_pack("{s:s, s:i, s:s, s:s, s:I, s:I}", "file", s->file, "line",
+				  s->line, "function", s->function, "type", s->type, "allocations",
+				  (json_int_t)s->allocations, "bytes", (json_int_t)s->bytes);
 
 		lifecycle_add_json(e, &s->life, true);
 		json_array_append_new(arr, e);
@@ -85,11 +85,10 @@ static json_t *lifecycle_summary_json(const struct alloc_recording *a)
 			 "coverage", a->lifecycle_coverage, "totals", totals, "health",
 			 "births_followed", (json_int_t)g->followed,
 			 "births_unfollowed_type_not_hooked", (json_int_t)g->unfollowed_type,
-			 "births_unfollowed_live_map_full", (json_int_t)g->live_full,
-			 "deaths_seen", (json_int_t)g->deaths, "moved_without_death",
-			 (json_int_t)g->reborn, "alive_generation_unknown",
-			 (json_int_t)a->alive_generation_unknown, "censuses",
-			 (json_int_t)a->census.censuses, "census_walks_truncated",
+			 "births_unfollowed_live_map_full", (json_int_t)g->live_full, "deaths_seen",
+			 (json_int_t)g->deaths, "moved_without_death", (json_int_t)g->reborn,
+			 "alive_generation_unknown", (json_int_t)a->alive_generation_unknown,
+			 "censuses", (json_int_t)a->census.censuses, "census_walks_truncated",
 			 (json_int_t)a->census.truncated_walks, "census_samples_dropped",
 			 (json_int_t)a->census.dropped, "gc_blame_collections",
 			 (json_int_t)a->blame_total_collections);
@@ -102,12 +101,12 @@ static json_t *blame_json(const struct alloc_recording *a)
 	for (size_t i = 0; i < a->n_blame; i++) {
 		const struct blame_row *b = &a->blame[i];
 
-		json_array_append_new(
-			arr, json_pack("{s:o, s:b, s:i, s:I, s:I}", "frames", frames_json(b->stack),
-				       "stack_unavailable", !b->stack || b->stack->unavailable,
-				       "generation", b->generation, "collections",
-				       (json_int_t)b->collections, "pause_ns",
-				       (json_int_t)b->pause_ns));
+		json_array_append_new(arr, json_pack("{s:o, s:b, s:i, s:I, s:I}", "frames",
+						     frames_json(b->stack), "stack_unavailable",
+						     !b->stack || b->stack->unavailable,
+						     "generation", b->generation, "collections",
+						     (json_int_t)b->collections, "pause_ns",
+						     (json_int_t)b->pause_ns));
 	}
 	return arr;
 }
