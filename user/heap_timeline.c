@@ -46,6 +46,9 @@ static int read_rss(pid_t pid, uint64_t *bytes)
 	fclose(f);
 	if (n != 2)
 		return -EINVAL;
+	/* an exited process (a zombie) keeps its statm file, all zeros */
+	if (!resident)
+		return -ESRCH;
 	*bytes = resident * (uint64_t)sysconf(_SC_PAGESIZE);
 	return 0;
 }
