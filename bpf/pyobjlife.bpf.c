@@ -749,37 +749,6 @@ int uretprobe__alloc_typed(struct pt_regs *ctx)
 	return 0;
 }
 
-/*
- * The generation an object was in when it died. Collecting generation g moves
- * every survivor of generations 0..g to g+1 (capped at 2): an object is in
- * generation 0 until a collection started after its birth ends, then in 1, and
- * in 2 once any collection of generation >= 1 it lived through has ended. -1
- * when that cannot be told (born during a collection no longer remembered).
- */
-static __always_inline int generation_at_death(const struct live_object *o,
-					       const struct gc_sequence *q)
-{
-	__u32 ended = (__u32)q->ended, first = o->started_at_birth + 1;
-	__u32 young_plus_before = o->young_plus_at_birth;
-
-	if ((__s32)(ended - first) < 0)
-		return 0;
-	if (o->born_in_collection) {
-		/* the collection running at the birth did not count for it, but it counts in the
-		 * sum */
-		__u8 g;
-
-		if (ended - o->started_at_birth >= PYOBJLIFE_GC_RING)
-			return -1;
-		g = q->gen_of[o->started_at_birth % PYOBJLIFE_GC_RING];
-		if (g == PYOBJLIFE_GEN_NONE)
-			return -1;
-		if (g >= 1)
-			young_plus_before++;
-	}
-	return (__u32)q->young_plus - young_plus_before > 0 ? 2 : 1;
-}
-
 static __always_inline void count_death(struct alloc_count *c, const struct live_object *o,
 					bool by_collector, int gen, __u64 lifetime)
 {
@@ -836,8 +805,8 @@ int uprobe__dealloc(struct pt_regs *ctx)
 	if (!c)
 		return 0;
 	collecting = bpf_map_lookup_elem(&gc_inflight, &tid);
-	count_death(c, &o, collecting && !collecting->refused, generation_at_death(&o, &gagg->seq),
-		    now - o.birth_ns);
+	count_death(c, &o, collecting && !collecting->refused,
+		    pyobjlife_generation_at_death(&o, &gagg->seq), now - o.birth_ns);
 	return 0;
 }
 

@@ -224,6 +224,63 @@ struct live_object {
 	__u8 pad[2];
 };
 
+/*
+ * Collection `n`'s generation counts for an object born during collection `n`
+ * in none of the sums below, though the sequence's totals include it: how
+ * many of `kind` (1: generation >= 1, 2: generation 2) to add to the count
+ * taken at the birth. -1 when that collection is no longer remembered.
+ */
+static inline int pyobjlife_born_during(const struct live_object *o, const struct gc_sequence *q,
+					int kind)
+{
+	__u8 g;
+
+	if (!o->born_in_collection)
+		return 0;
+	if ((__u32)q->ended - o->started_at_birth >= PYOBJLIFE_GC_RING)
+		return -1;
+	g = q->gen_of[o->started_at_birth % PYOBJLIFE_GC_RING];
+	if (g == PYOBJLIFE_GEN_NONE)
+		return -1;
+	return g >= kind;
+}
+
+/*
+ * The generation an object was in when it died (`q` as it is at the death).
+ * Collecting generation g moves every survivor of generations 0..g to g+1,
+ * capped at 2: an object is in generation 0 until a collection that started
+ * after its birth ends, then in 1, and in 2 once any collection of generation
+ * >= 1 it lived through has ended. -1 when that cannot be told.
+ */
+static inline int pyobjlife_generation_at_death(const struct live_object *o,
+						const struct gc_sequence *q)
+{
+	int during;
+
+	if ((__s32)((__u32)q->ended - (o->started_at_birth + 1)) < 0)
+		return 0;
+	during = pyobjlife_born_during(o, q, 1);
+	if (during < 0)
+		return -1;
+	return (__u32)q->young_plus - (o->young_plus_at_birth + during) > 0 ? 2 : 1;
+}
+
+/*
+ * Whether an object alive at the end (`q` as it is then) lived through a
+ * generation-2 collection that started after its birth. -1 if unknown.
+ */
+static inline int pyobjlife_survived_full(const struct live_object *o, const struct gc_sequence *q)
+{
+	int during;
+
+	if ((__s32)((__u32)q->ended - (o->started_at_birth + 1)) < 0)
+		return 0;
+	during = pyobjlife_born_during(o, q, 2);
+	if (during < 0)
+		return -1;
+	return (__u32)q->full - (o->full_at_birth + during) > 0;
+}
+
 /* Collections by the Python stack that triggered them, per generation. */
 struct blame_key {
 	__u64 stack_id;

@@ -341,7 +341,7 @@ static void count_alive(struct alloc_recording *r, int live_fd, const struct gc_
 			continue;
 		row->life.alive_at_end++;
 		row->life.alive_bytes += o.size;
-		full = lifecycle_survived_full(&o, q);
+		full = pyobjlife_survived_full(&o, q);
 		if (full > 0)
 			row->life.alive_survived_full++;
 		else if (full < 0)

@@ -35,24 +35,6 @@ void lifecycle_add(struct lifecycle_counts *dst, const struct lifecycle_counts *
 		dst->lifetime_hist[b] += src->lifetime_hist[b];
 }
 
-int lifecycle_survived_full(const struct live_object *o, const struct gc_sequence *q)
-{
-	uint32_t full_before = o->full_at_birth;
-
-	if (o->born_in_collection) {
-		/* the collection running at the birth did not count for the object */
-		uint8_t g;
-
-		if ((uint32_t)q->ended - o->started_at_birth >= PYOBJLIFE_GC_RING)
-			return -1;
-		g = q->gen_of[o->started_at_birth % PYOBJLIFE_GC_RING];
-		if (g == PYOBJLIFE_GEN_NONE)
-			return -1;
-		full_before += g == 2;
-	}
-	return (uint32_t)q->full - full_before > 0;
-}
-
 static json_t *lifetime_json(const struct lifecycle_counts *l)
 {
 	json_t *arr = json_array();

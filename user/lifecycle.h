@@ -27,12 +27,6 @@ struct lifecycle_counts {
 void lifecycle_from_count(struct lifecycle_counts *l, const struct alloc_count *c);
 void lifecycle_add(struct lifecycle_counts *dst, const struct lifecycle_counts *src);
 
-/*
- * Whether an object still alive at the end lived through a generation-2
- * collection: one that started after its birth and has ended. -1 if unknown.
- */
-int lifecycle_survived_full(const struct live_object *o, const struct gc_sequence *q);
-
 /* The lifecycle members of a "sites" (with distributions) or "stacks" entry. */
 void lifecycle_add_json(json_t *entry, const struct lifecycle_counts *l, bool distributions);
 
