@@ -30,13 +30,15 @@ enum {
 	OPT_CENSUS_INTERVAL,
 	OPT_CENSUS_YOUNG_INTERVAL,
 	OPT_CENSUS_MAX,
+	OPT_TOP,
 };
 
 #define EXIT_STATUS_DOC                                                                            \
 	"EXIT STATUS:\n"                                                                           \
 	"  0 success, 1 runtime failure, 2 no such process (or it exited), 3 not a CPython "       \
 	"process, 4 unsupported CPython build or version, 5 insufficient privileges, 6 kernel "    \
-	"lacks BTF/BPF/uprobes, 7 output file refused or unwritable, 64 bad command line.\n"
+	"lacks BTF/BPF/uprobes, 7 output file refused or unwritable, 8 recording unreadable or "   \
+	"lacking the data asked for (report), 64 bad command line.\n"
 
 static const struct argp_option common_options[] = {
 	{ "verbose", 'v', NULL, 0, "More diagnostics; twice for libbpf debug output", 10 },
@@ -102,17 +104,47 @@ static const struct argp_option session_options[] = {
 	{},
 };
 
+#define FORMATS "json|text|folded|svg|html|speedscope|pprof"
+#define WEIGHTS "allocations|bytes|live|cyclic|gc-pause"
+
+#define FORMATS_DOC                                                                                \
+	"FORMATS (from the output's extension, or --format):\n"                                    \
+	"  .json             the recording: everything `pyobjlife report` needs\n"                 \
+	"  .txt              text: GC table, pause histograms, top sites, leaks\n"                 \
+	"  .folded           `frame;...;[type] count` lines for flamegraph tools\n"                \
+	"  .svg              interactive flamegraph: hover, click to zoom, search\n"               \
+	"  .html             flamegraphs, GC timeline, pause histograms, RSS\n"                    \
+	"  .speedscope.json  speedscope, one profile per weight\n"                                 \
+	"  .pb.gz            pprof (go tool pprof, Pyroscope, Grafana)\n\n"                        \
+	"WEIGHTS (--weight: what a flamegraph frame's width counts):\n"                            \
+	"  allocations  objects allocated (the default)\n"                                         \
+	"  bytes        bytes allocated\n"                                                         \
+	"  live         objects still alive at the end\n"                                          \
+	"  cyclic       objects only the cycle collector freed (reference cycles)\n"               \
+	"  gc-pause     collector pause, by the Python stack that triggered it\n"                  \
+	"The stack formats need --mode full. The HTML report and speedscope hold every weight "    \
+	"the recording has data for; --weight picks the one shown first.\n\n"
+
 static const struct argp_option record_options[] = {
 	{ "output", 'o', "FILE", 0,
-	  "Write the recording to FILE (format from .json/.txt "
-	  "unless --format); default: text on stdout",
+	  "Write to FILE, its format from its extension (see FORMATS); repeat -o for several "
+	  "(e.g. -o rec.json -o flame.svg); default: the text report on stdout",
 	  2 },
-	{ "format", 'f', "json|text|folded", 0,
-	  "Output format; folded = one `frame;frame;...;[type] count` line per stack and type "
-	  "(full mode), the input of flamegraph tools",
-	  2 },
-	{ "weight", OPT_WEIGHT, "allocations|bytes", 0,
-	  "What a folded stack's count is (default allocations)", 2 },
+	{ "format", 'f', FORMATS, 0, "Output format, for a single -o or stdout", 2 },
+	{ "weight", OPT_WEIGHT, WEIGHTS, 0,
+	  "What the flamegraph formats weigh (default allocations; see WEIGHTS)", 2 },
+	{},
+};
+
+static const struct argp_option report_options[] = {
+	{ "output", 'o', "FILE", 0,
+	  "Write to FILE, its format from its extension (see FORMATS); default: the text "
+	  "report on stdout",
+	  1 },
+	{ "format", 'f', FORMATS, 0, "Output format, whatever the extension", 1 },
+	{ "weight", OPT_WEIGHT, WEIGHTS, 0,
+	  "What the flamegraph formats weigh (default allocations; see WEIGHTS)", 1 },
+	{ "top", OPT_TOP, "N", 0, "Rows in the text tables (default 20)", 1 },
 	{},
 };
 
@@ -143,7 +175,22 @@ static const char record_doc[] =
 	"  pyobjlife record -o app.json -- python3 app.py  # from the first bytecode of app.py\n"
 	"  pyobjlife record -p 1234 -d 5 --mode full -o allocs.json   # allocation sites\n"
 	"  pyobjlife record -p 1234 -d 5 --mode full -o a.folded --weight bytes\n"
-	"\v" EXIT_STATUS_DOC;
+	"  pyobjlife record -p 1234 -d 5 --mode full -o rec.json -o report.html\n"
+	"\v" FORMATS_DOC EXIT_STATUS_DOC;
+
+static const char report_doc[] =
+	"Render a recording that `record` saved as JSON into another format, offline: no "
+	"target, no BPF, no privileges needed.\n\n"
+	"USAGE:\n"
+	"  pyobjlife report REC.json [-o OUT] [--format F] [--weight W] [--top N]\n\n"
+	"EXAMPLES:\n"
+	"  pyobjlife report rec.json                       # the text report on stdout\n"
+	"  pyobjlife report rec.json -o report.html        # flamegraphs, GC charts\n"
+	"  pyobjlife report rec.json -o flame.svg --weight bytes\n"
+	"  pyobjlife report rec.json -o leaks.svg --weight live\n"
+	"  pyobjlife report rec.json -o rec.speedscope.json\n"
+	"  pyobjlife report rec.json --format folded | flamegraph.pl > flame.svg\n"
+	"\v" FORMATS_DOC EXIT_STATUS_DOC;
 
 static const char gc_doc[] =
 	"Watch the garbage collector of a CPython process live: one line per collection as it "
@@ -178,7 +225,8 @@ static const char main_doc[] =
 	"COMMANDS:\n"
 	"  record   record a process (-p PID) or a command (-- CMD) and write a report\n"
 	"  gc       live view of collections, histograms at the end\n"
-	"  probes   show the interpreter found and where each probe would go\n\n"
+	"  probes   show the interpreter found and where each probe would go\n"
+	"  report   render a saved recording (JSON) as text, SVG, HTML, speedscope, pprof\n\n"
 	"Run `pyobjlife COMMAND --help` for a command's options.\n"
 	"\v" EXIT_STATUS_DOC;
 
@@ -253,12 +301,19 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		c->duration_s = d;
 		break;
 	case 'o':
-		c->output = arg;
+		if (c->n_outputs && c->cmd != CMD_RECORD)
+			argp_error(state, "one -o at a time");
+		if (c->n_outputs == CLI_MAX_OUTPUTS)
+			argp_error(state, "at most %d -o", CLI_MAX_OUTPUTS);
+		c->outputs[c->n_outputs++] = arg;
 		break;
 	case 'f':
 		c->format = output_format_parse(arg);
 		if (c->format == FORMAT_NONE)
-			argp_error(state, "unknown format '%s' (json, text or folded)", arg);
+			argp_error(state, "unknown format '%s' (%s)", arg, FORMATS);
+		break;
+	case OPT_TOP:
+		c->top = parse_count(arg, 1, 1000000, "--top", state);
 		break;
 	case OPT_BTF:
 		c->btf_path = arg;
@@ -312,29 +367,37 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 			parse_count(arg, 1, 1u << 23, "--census-max-objects", state);
 		break;
 	case OPT_WEIGHT:
-		if (!strcmp(arg, "allocations"))
-			c->weight = WEIGHT_ALLOCATIONS;
-		else if (!strcmp(arg, "bytes"))
-			c->weight = WEIGHT_BYTES;
-		else
-			argp_error(state, "--weight must be allocations or bytes");
+		if (render_weight_parse(arg, &c->weight))
+			argp_error(state, "unknown weight '%s' (%s)", arg, WEIGHTS);
+		c->weight_given = true;
 		break;
 	case ARGP_KEY_ARG:
-		if (c->cmd == CMD_PROBES)
+		if (c->cmd == CMD_REPORT && !c->input) {
+			c->input = arg;
+			break;
+		}
+		if (c->cmd == CMD_PROBES || c->cmd == CMD_REPORT)
 			argp_error(state, "unexpected argument '%s'", arg);
 		/* the command to launch: everything from here on is its own */
 		c->command_argv = &state->argv[state->next - 1];
 		state->next = state->argc;
 		break;
 	case ARGP_KEY_END:
-		if (c->cmd == CMD_PROBES) {
+		if (c->cmd == CMD_REPORT) {
+			if (!c->input)
+				argp_error(state, "which recording? give REC.json");
+		} else if (c->cmd == CMD_PROBES) {
 			if (!!c->pid == !!c->binary)
 				argp_error(state, "give exactly one of -p PID or --binary PATH");
 		} else if (!!c->pid == !!c->command_argv) {
 			argp_error(state, "give exactly one of -p PID or -- CMD [ARGS...]");
 		}
-		if (c->cmd == CMD_PROBES && c->format == FORMAT_FOLDED)
+		if (c->cmd == CMD_PROBES && c->format != FORMAT_NONE && c->format != FORMAT_JSON &&
+		    c->format != FORMAT_TEXT)
 			argp_error(state, "probes --format is json or text");
+		if (c->format != FORMAT_NONE && c->n_outputs > 1)
+			argp_error(state, "--format applies to a single -o: give each -o an "
+					  "extension instead");
 		if (!c->stack_depth)
 			c->stack_depth = PYOBJLIFE_DEF_STACK_DEPTH;
 		if (c->census_full_interval_s < 0)
@@ -380,6 +443,20 @@ static const struct argp gc_argp = { NULL,   parse_common,    "-p PID | -- CMD [
 				     NULL };
 static const struct argp probes_argp = { probes_options,  parse_common, NULL, probes_doc,
 					 probes_children, NULL,		NULL };
+static const struct argp_option report_general_options[] = {
+	{ "verbose", 'v', NULL, 0, "More diagnostics", 10 },
+	{ "quiet", 'q', NULL, 0, "Only errors on stderr", 10 },
+	{},
+};
+static const struct argp report_general_argp = {
+	report_general_options, parse_common, NULL, NULL, NULL, NULL, NULL
+};
+static const struct argp_child report_children[] = {
+	{ &report_general_argp, 0, "General:", 10 },
+	{},
+};
+static const struct argp report_argp = { report_options,  parse_common, "REC.json", report_doc,
+					 report_children, NULL,		NULL };
 static const struct argp main_argp = {
 	NULL, NULL, "COMMAND [OPTIONS]", main_doc, NULL, NULL, NULL
 };
@@ -394,6 +471,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
 		{ "record", CMD_RECORD, &record_argp },
 		{ "gc", CMD_GC, &gc_argp },
 		{ "probes", CMD_PROBES, &probes_argp },
+		{ "report", CMD_REPORT, &report_argp },
 	};
 	char prog[64];
 
@@ -404,8 +482,9 @@ int cli_parse(int argc, char **argv, struct cli *c)
 	if (argc < 2 || argv[1][0] == '-') {
 		/* only --help, --usage and --version reach here; anything else is a usage error */
 		argp_parse(&main_argp, argc, argv, 0, NULL, c);
-		fprintf(stderr, "pyobjlife: error: a command is needed (record, gc, probes); "
-				"see pyobjlife --help\n");
+		fprintf(stderr,
+			"pyobjlife: error: a command is needed (record, gc, probes, report); "
+			"see pyobjlife --help\n");
 		return EXIT_USAGE;
 	}
 	for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
@@ -420,7 +499,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
 		return 0;
 	}
 	fprintf(stderr,
-		"pyobjlife: error: unknown command '%s' (record, gc, probes); see "
+		"pyobjlife: error: unknown command '%s' (record, gc, probes, report); see "
 		"pyobjlife --help\n",
 		argv[1]);
 	return EXIT_USAGE;

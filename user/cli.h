@@ -7,33 +7,40 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "probe_plan.h"
-#include "recording.h"
+#include "render.h"
 
 enum command {
 	CMD_NONE,
 	CMD_RECORD,
 	CMD_GC,
 	CMD_PROBES,
+	CMD_REPORT,
 };
+
+#define CLI_MAX_OUTPUTS 8
 
 struct cli {
 	enum command cmd;
 	pid_t pid;
-	const char *binary; /* probes --binary */
-	double duration_s;  /* 0: until Ctrl-C or the target's exit */
-	const char *output;
+	const char *binary;		      /* probes --binary */
+	double duration_s;		      /* 0: until Ctrl-C or the target's exit */
+	const char *outputs[CLI_MAX_OUTPUTS]; /* -o, repeatable for record */
+	unsigned n_outputs;
+	const char *input;	   /* report REC.json */
 	enum output_format format; /* FORMAT_NONE: from the output's extension */
 	char **command_argv;	   /* record -- CMD ARGS */
 	const char *debug_dir;
 	const char *btf_path;
 	enum gc_preference gc_pref;
 	unsigned ringbuf_bytes;
-	bool full_mode;						/* --mode full: allocations too */
-	unsigned stack_depth;					/* --stack-depth */
-	unsigned max_stacks;					/* --max-stacks */
-	unsigned max_sites;					/* --max-sites */
-	enum stack_weight weight;				/* --weight, for folded output */
-	unsigned max_live;					/* --max-live */
+	bool full_mode;		   /* --mode full: allocations too */
+	unsigned stack_depth;	   /* --stack-depth */
+	unsigned max_stacks;	   /* --max-stacks */
+	unsigned max_sites;	   /* --max-sites */
+	enum render_weight weight; /* --weight, for the flamegraph formats */
+	bool weight_given;
+	unsigned top; /* --top: rows in the text tables; 0 the default */
+	unsigned max_live; /* --max-live */
 	double census_full_interval_s, census_young_interval_s; /* < 0: default */
 	unsigned census_max_objects;
 };

@@ -18,7 +18,8 @@
 #include "log.h"
 #include "output_file.h"
 #include "proc.h"
-#include "render_pprof.h"
+#include "recording.h"
+#include "render.h"
 #include "spawn.h"
 #include "target_gc_state.h"
 
@@ -35,7 +36,7 @@ struct session {
 	bool launched;
 	int pidfd;
 	bool live; /* the gc command: a line per collection as it arrives */
-	enum output_format format;
+	enum output_format formats[CLI_MAX_OUTPUTS]; /* per -o; [0] for stdout without -o */
 	struct recording rec;
 };
 
@@ -98,28 +99,38 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static int resolve_format(struct session *s)
+static enum output_format format_of(const struct cli *c, const char *path)
+{
+	if (c->format != FORMAT_NONE)
+		return c->format;
+	return path ? output_format_from_path(path) : FORMAT_TEXT;
+}
+
+/* Each output's format, refused now rather than after the recording when it cannot work. */
+static int resolve_formats(struct session *s)
 {
 	const struct cli *c = s->cli;
+	for (unsigned i = 0; i < (c->n_outputs ? c->n_outputs : 1); i++) {
+		const char *path = c->n_outputs ? c->outputs[i] : NULL;
+		enum output_format f = format_of(c, path);
 
-	s->format = c->format;
-	if (s->format == FORMAT_NONE && c->output)
-		s->format = output_format_from_path(c->output);
-	if (s->format == FORMAT_NONE && c->output) {
-		pr_err("cannot tell the format of %s from its extension: use .json, .txt, "
-		       ".folded or .pb.gz, or --format json|text|folded|pprof",
-		       c->output);
-		return EXIT_USAGE;
-	}
-	if (s->format == FORMAT_NONE)
-		s->format = FORMAT_TEXT;
-	if (s->format == FORMAT_FOLDED && !c->full_mode) {
-		pr_err("folded stacks need allocation stacks: add --mode full");
-		return EXIT_USAGE;
-	}
-	if (s->format == FORMAT_PPROF && !c->full_mode) {
-		pr_err("pprof needs allocation stacks: record with --mode full");
-		return EXIT_USAGE;
+		if (f == FORMAT_NONE) {
+			pr_err("cannot tell the format of %s from its extension: use .json, .txt, "
+			       ".folded, .svg, .html, .speedscope.json or .pb.gz, or --format",
+			       path);
+			return EXIT_USAGE;
+		}
+		/* the collections' stacks (gc-pause) are walked in full mode too */
+		if (output_format_draws_stacks(f) && !c->full_mode) {
+			pr_err("%s output draws Python stacks: add --mode full",
+			       output_format_name(f));
+			return EXIT_USAGE;
+		}
+		if (f == FORMAT_PPROF && !path && isatty(STDOUT_FILENO)) {
+			pr_err("pprof output is binary: write it to a file with -o FILE.pb.gz");
+			return EXIT_USAGE;
+		}
+		s->formats[i] = f;
 	}
 	return 0;
 }
@@ -373,62 +384,78 @@ static void warn_about_losses(const struct session *s)
 			"collections were missed (see \"diagnostics\" in the JSON)");
 }
 
-static int write_pprof(FILE *out, const struct recording *r)
+static int write_stdout(const json_t *rec, enum output_format f, const struct render_opts *o)
 {
-	json_t *j = recording_to_json(r);
-	int err;
-
-	if (!j)
-		return -1;
-	err = render_pprof(out, j, NULL);
-	json_decref(j);
-	return err;
+	if (render_recording(stdout, rec, f, o))
+		return EXIT_OUTPUT;
+	if (fflush(stdout) || ferror(stdout)) {
+		pr_err("failed to write the report to stdout");
+		return EXIT_OUTPUT;
+	}
+	return 0;
 }
 
-static int write_output(struct session *s)
+static int write_file(const char *path, const json_t *rec, enum output_format f,
+		      const struct render_opts *o)
 {
-	const char *path = s->cli->output;
-	struct output_file *file = NULL;
+	struct output_file *file;
 	char why[512];
-	FILE *out = stdout;
-	int err = 0;
 
-	if (path) {
-		file = output_file_open(path, why, sizeof(why));
-		if (!file) {
-			pr_err("%s", why);
-			return EXIT_OUTPUT;
-		}
-		out = file->stream;
+	if (render_check(rec, f, o))
+		return EXIT_OUTPUT;
+	file = output_file_open(path, why, sizeof(why));
+	if (!file) {
+		pr_err("%s", why);
+		return EXIT_OUTPUT;
 	}
-	if (s->format == FORMAT_JSON)
-		err = recording_write_json(out, &s->rec);
-	else if (s->format == FORMAT_FOLDED)
-		err = recording_write_folded(out, &s->rec, s->cli->weight);
-	else if (s->format == FORMAT_PPROF)
-		err = write_pprof(out, &s->rec);
-	else
-		recording_write_text(out, &s->rec);
-	if (!path) {
-		if (err || fflush(stdout)) {
-			pr_err("failed to write the report to stdout");
-			return EXIT_OUTPUT;
-		}
-		return 0;
-	}
-	if (err) {
-		/* keep whatever the path held rather than a truncated recording */
+	if (render_recording(file->stream, rec, f, o)) {
+		/* keep whatever the path held rather than a truncated output */
 		output_file_discard(file);
-		pr_err("failed to encode the recording for %s", path);
+		pr_err("%s was not written", path);
 		return EXIT_OUTPUT;
 	}
 	if (output_file_commit(file, why, sizeof(why))) {
 		pr_err("%s", why);
 		return EXIT_OUTPUT;
 	}
-	if (!log_quiet)
-		recording_write_summary(stderr, &s->rec, path);
 	return 0;
+}
+
+/*
+ * Every output is rendered from the recording JSON, as `pyobjlife report`
+ * renders a saved one: the same bytes either way. One output failing does not
+ * stop the others (the .json may be all that is left of an hour's recording).
+ */
+static int write_outputs(struct session *s)
+{
+	const struct cli *c = s->cli;
+	struct render_opts o = { .weight = c->weight,
+				 .weight_given = c->weight_given,
+				 .top = c->top };
+	json_t *rec = recording_to_json(&s->rec);
+	char written[4096] = "";
+	int rc = 0;
+
+	if (!rec) {
+		pr_err("out of memory while building the recording");
+		return EXIT_RUNTIME;
+	}
+	if (!c->n_outputs)
+		rc = write_stdout(rec, s->formats[0], &o);
+	for (unsigned i = 0; i < c->n_outputs; i++) {
+		int r = write_file(c->outputs[i], rec, s->formats[i], &o);
+		size_t used = strlen(written);
+
+		if (r)
+			rc = rc ? rc : r;
+		else
+			snprintf(written + used, sizeof(written) - used, "%s%s", used ? ", " : "",
+				 c->outputs[i]);
+	}
+	if (written[0] && !log_quiet)
+		render_summary(stderr, rec, written);
+	json_decref(rec);
+	return rc;
 }
 
 int cmd_record(const struct cli *c)
@@ -446,10 +473,12 @@ int cmd_record(const struct cli *c)
 	s->child.go_fd = -1;
 	s->rec.plan = &s->plan;
 	s->rec.mode = c->full_mode ? "full" : "gc";
-	rc = resolve_format(s);
-	if (!rc && c->output && output_file_precheck(c->output, why, sizeof(why))) {
-		pr_err("%s", why);
-		rc = EXIT_OUTPUT;
+	rc = resolve_formats(s);
+	for (unsigned i = 0; !rc && i < c->n_outputs; i++) {
+		if (output_file_precheck(c->outputs[i], why, sizeof(why))) {
+			pr_err("%s", why);
+			rc = EXIT_OUTPUT;
+		}
 	}
 	/* privileges first: without them the target's maps are unreadable anyway */
 	if (!rc)
@@ -467,7 +496,7 @@ int cmd_record(const struct cli *c)
 	if (!rc) {
 		finish(s);
 		warn_about_losses(s);
-		rc = write_output(s);
+		rc = write_outputs(s);
 	}
 	/* a held child never ran: end it; a released one is the user's and keeps running */
 	if (s->child.pid > 0 && s->child.go_fd >= 0)

@@ -9,6 +9,8 @@
 int cmd_probes(const struct cli *c);
 /* record and gc: attach, collect, detach, report. */
 int cmd_record(const struct cli *c);
+/* report: render a saved recording; needs no privileges. */
+int cmd_report(const struct cli *c);
 
 /* Map a discovery error (-ESRCH, -ENOEXEC, ...) to an exit code. */
 int exit_code_for_discovery(int err);

@@ -13,6 +13,8 @@ enum pyobjlife_exit {
 	EXIT_PRIVILEGE = 5,   /* not root and lacking CAP_BPF + CAP_PERFMON (+ CAP_SYS_PTRACE) */
 	EXIT_KERNEL = 6,      /* kernel without BTF, BPF ring buffers or uprobes */
 	EXIT_OUTPUT = 7,      /* output file refused or could not be written */
+	EXIT_INPUT = 8,	      /* report: the recording is unreadable, not a pyobjlife recording,
+				 or lacks the data the format or weight needs */
 	EXIT_USAGE = 64,      /* bad command line (EX_USAGE) */
 };
 

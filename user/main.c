@@ -18,6 +18,8 @@ int main(int argc, char **argv)
 	switch (c.cmd) {
 	case CMD_PROBES:
 		return cmd_probes(&c);
+	case CMD_REPORT:
+		return cmd_report(&c);
 	case CMD_RECORD:
 	case CMD_GC:
 		return cmd_record(&c);

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: BSD-2-Clause */
 /* Copyright (c) 2026 The pyobjlife authors */
-/* One finished (or running) recording of one target, and its renderers. */
+/* One finished (or running) recording of one target, and its JSON form. */
 #ifndef PYOBJLIFE_RECORDING_H
 #define PYOBJLIFE_RECORDING_H
 
@@ -29,42 +29,14 @@ struct recording {
 	struct py_gen_stats stats_end[PYOBJLIFE_NUM_GENERATIONS];
 };
 
-enum output_format {
-	FORMAT_NONE,
-	FORMAT_JSON,
-	FORMAT_TEXT,
-	FORMAT_FOLDED,
-	FORMAT_PPROF,
-};
-
-/* What a stack's weight is in the folded output. */
-enum stack_weight {
-	WEIGHT_ALLOCATIONS,
-	WEIGHT_BYTES,
-};
-
-/* "json" / "text" / "folded" / "pprof"; FORMAT_NONE otherwise. */
-enum output_format output_format_parse(const char *name);
-/* From a file name's extension: .json, .txt/.text, .folded, .pb.gz; FORMAT_NONE otherwise. */
-enum output_format output_format_from_path(const char *path);
-
+/* The recording JSON (see README "What the output contains"); every renderer reads it. */
 json_t *recording_to_json(const struct recording *r);
-int recording_write_json(FILE *out, const struct recording *r);
-void recording_write_text(FILE *out, const struct recording *r);
-/* Folded stacks (root first, `;`-separated, then the weight): flamegraph input. 0 or -1. */
-int recording_write_folded(FILE *out, const struct recording *r, enum stack_weight w);
 /* The "allocations", "sites" and "stacks" members of the recording JSON. */
 void alloc_recording_add_json(json_t *root, const struct alloc_recording *a);
-/* The allocation part of the text report: health and the top sites. */
-void alloc_recording_write_text(FILE *out, const struct alloc_recording *a, size_t top);
-/* The few lines printed on stderr when a recording went to a file. */
-void recording_write_summary(FILE *out, const struct recording *r, const char *path);
 
 /* Whether the target's own counters moved exactly as the probes saw; false if unknown. */
 bool recording_agrees_with_target(const struct recording *r);
 
-/* "12.3 ms": a duration for people. */
-void format_ns(uint64_t ns, char *buf, size_t cap);
 /* One line for the live `gc` view. */
 void gc_collection_print(FILE *out, const struct gc_collection *c);
 

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Copyright (c) 2026 The pyobjlife authors */
-/* The allocation views of a recording: JSON sites and stacks, folded stacks, text tables. */
+/* The allocation views of a recording: its JSON sites and stacks, and their text tables. */
+#include <stdlib.h>
 #include <string.h>
 #include "recording.h"
+#include "render_internal.h"
 
 static json_t *frame_json(const struct code_location *f)
 {
@@ -128,90 +130,180 @@ void alloc_recording_add_json(json_t *root, const struct alloc_recording *a)
 	json_object_set_new(root, "gc_blame", blame_json(a));
 }
 
-/* Folded frames must not contain the separators ';' and ' ' at the end of a line. */
-static void put_folded_name(FILE *out, const char *s)
+static void print_health(FILE *out, const json_t *a)
 {
-	for (; *s; s++)
-		fputc(*s == ';' ? ':' : *s == '\n' ? ' ' : *s, out);
-}
+	const json_t *h = jobj(a, "health");
+	uint64_t counts_full = ju64(h, "lost_count_map_full"),
+		 stacks_full = ju64(h, "stack_map_full_counted_without_stack"),
+		 truncated = ju64(h, "truncated_stacks"), no_thread = ju64(h, "no_thread_state");
 
-static void put_folded_frame(FILE *out, const struct code_location *f)
-{
-	put_folded_name(out, f->function);
-	fputs(" (", out);
-	put_folded_name(out, f->file);
-	if (f->line >= 0)
-		fprintf(out, ":%d", f->line);
-	fputc(')', out);
-}
-
-int recording_write_folded(FILE *out, const struct recording *r, enum stack_weight w)
-{
-	const struct alloc_recording *a = &r->alloc;
-
-	for (size_t i = 0; i < a->n_rows; i++) {
-		const struct alloc_row *row = &a->rows[i];
-		const struct resolved_stack *st = row->stack;
-		uint64_t weight = w == WEIGHT_BYTES ? row->bytes : row->allocations;
-
-		if (!weight)
-			continue;
-		if (!st || st->unavailable)
-			fputs("[stack not recorded];", out);
-		else if (!st->depth)
-			fputs("[no Python frame];", out);
-		else if (st->truncated)
-			fputs("[truncated];", out);
-		for (int f = st ? st->depth - 1 : -1; f >= 0; f--) {
-			put_folded_frame(out, &st->frames[f]);
-			fputc(';', out);
-		}
-		fputc('[', out);
-		put_folded_name(out, row->type);
-		fprintf(out, "] %lu\n", (unsigned long)weight);
-	}
-	return ferror(out) ? -1 : 0;
-}
-
-static void print_health(FILE *out, const struct alloc_recording *a)
-{
-	const struct alloc_agg *g = &a->agg;
-
-	if (g->counts_full)
+	if (counts_full)
 		fprintf(out, "  LOST: %lu allocations (count map full; raise --max-sites)\n",
-			(unsigned long)g->counts_full);
-	if (g->stacks_full)
+			(unsigned long)counts_full);
+	if (stacks_full)
 		fprintf(out,
 			"  %lu allocations counted without a stack (stack map full; raise "
 			"--max-stacks)\n",
-			(unsigned long)g->stacks_full);
-	if (g->truncated)
-		fprintf(out, "  %lu allocations had stacks deeper than %u frames (root side cut)\n",
-			(unsigned long)g->truncated, a->stack_depth);
-	if (g->no_thread)
+			(unsigned long)stacks_full);
+	if (truncated)
+		fprintf(out,
+			"  %lu allocations had stacks deeper than %lu frames (root side cut)\n",
+			(unsigned long)truncated, (unsigned long)ju64(a, "stack_depth_limit"));
+	if (no_thread)
 		fprintf(out, "  %lu allocations without a Python thread state\n",
-			(unsigned long)g->no_thread);
+			(unsigned long)no_thread);
 }
 
-void alloc_recording_write_text(FILE *out, const struct alloc_recording *a, size_t top)
+static void print_sampling(FILE *out, const json_t *rec)
 {
-	fprintf(out, "\nAllocations (%s hooks): %lu objects, %lu bytes, %zu sites, %zu stacks\n",
-		a->method, (unsigned long)a->total_allocations, (unsigned long)a->total_bytes,
-		a->n_sites, a->n_stacks);
-	fprintf(out, "  coverage: %s\n", a->coverage);
+	const json_t *s = jobj(rec, "sampling");
+
+	if (json_is_true(json_object_get(s, "estimated")))
+		fprintf(out, "  counts are estimates, scaled from sampled allocations (ratio %g)\n",
+			jreal(s, "ratio"));
+}
+
+/* "function (file:line)" */
+static void print_site(FILE *out, const json_t *s)
+{
+	json_t *line = json_object_get(s, "line");
+
+	fprintf(out, "%s (%s", jstr(s, "function", "?"), jstr(s, "file", "?"));
+	if (json_is_integer(line) && json_integer_value(line) >= 0)
+		fprintf(out, ":%ld", (long)json_integer_value(line));
+	fputs(")\n", out);
+}
+
+void text_write_allocations(FILE *out, const json_t *rec, size_t top)
+{
+	const json_t *a = jobj(rec, "allocations"), *sites = jarr(rec, "sites");
+	size_t n_sites = json_array_size(sites);
+
+	fprintf(out, "\nAllocations (%s hooks): %lu objects, %lu bytes, %zu sites, %lu stacks\n",
+		jstr(a, "hooks", "?"), (unsigned long)ju64(a, "total_allocations"),
+		(unsigned long)ju64(a, "total_bytes"), n_sites,
+		(unsigned long)ju64(a, "distinct_stacks"));
+	fprintf(out, "  coverage: %s\n", jstr(a, "coverage", "?"));
 	print_health(out, a);
-	if (!a->n_sites)
+	print_sampling(out, rec);
+	if (!n_sites)
 		return;
 	fprintf(out, "\n%12s %14s  %-24s %s\n", "ALLOCATIONS", "BYTES", "TYPE", "SITE");
-	for (size_t i = 0; i < a->n_sites && i < top; i++) {
-		const struct alloc_site *s = &a->sites[i];
+	for (size_t i = 0; i < n_sites && i < top; i++) {
+		const json_t *s = json_array_get(sites, i);
 
-		fprintf(out, "%12lu %14lu  %-24s %s (%s", (unsigned long)s->allocations,
-			(unsigned long)s->bytes, s->type, s->function, s->file);
-		if (s->line >= 0)
-			fprintf(out, ":%d", s->line);
-		fputs(")\n", out);
+		fprintf(out, "%12lu %14lu  %-24s ", (unsigned long)ju64(s, "allocations"),
+			(unsigned long)ju64(s, "bytes"), jstr(s, "type", "?"));
+		print_site(out, s);
 	}
-	if (a->n_sites > top)
-		fprintf(out, "  ... %zu more sites in the JSON output\n", a->n_sites - top);
+	if (n_sites > top)
+		fprintf(out, "  ... %zu more sites in the JSON output\n", n_sites - top);
+}
+
+/* Sites ordered by one member, largest first; ties keep the recording's order. */
+struct ranked_site {
+	const json_t *site;
+	uint64_t key, second;
+	size_t index;
+};
+
+static int by_key_desc(const void *a, const void *b)
+{
+	const struct ranked_site *x = a, *y = b;
+
+	if (x->key != y->key)
+		return x->key > y->key ? -1 : 1;
+	if (x->second != y->second)
+		return x->second > y->second ? -1 : 1;
+	return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/* The sites with `key` > 0, sorted; NULL (and *n 0) when there are none. */
+static struct ranked_site *rank_sites(const json_t *sites, const char *key, const char *second,
+				      size_t *n)
+{
+	struct ranked_site *v = calloc(json_array_size(sites) + 1, sizeof(*v));
+	size_t i;
+	json_t *s;
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	json_array_foreach(sites, i, s)
+	{
+		if (ju64(s, key))
+			v[(*n)++] = (struct ranked_site){ s, ju64(s, key), ju64(s, second), i };
+	}
+	qsort(v, *n, sizeof(*v), by_key_desc);
+	return v;
+}
+
+static bool sites_have(const json_t *sites, const char *key)
+{
+	size_t i;
+	json_t *s;
+
+	json_array_foreach(sites, i, s)
+	{
+		if (json_object_get(s, key))
+			return true;
+	}
+	return false;
+}
+
+static void print_leak_candidates(FILE *out, const json_t *sites, size_t top)
+{
+	size_t n;
+	struct ranked_site *v =
+		rank_sites(sites, "alive_survived_full_collection", "alive_at_end", &n);
+
+	fprintf(out, "\nLeak candidates: objects still alive at the end that survived a full "
+		     "(generation 2) collection\n");
+	if (!n)
+		fprintf(out, "  none\n");
+	else
+		fprintf(out, "%12s %12s %14s  %-24s %s\n", "SURVIVED", "ALIVE", "ALIVE BYTES",
+			"TYPE", "SITE");
+	for (size_t i = 0; i < n && i < top; i++) {
+		const json_t *s = v[i].site;
+
+		fprintf(out, "%12lu %12lu %14lu  %-24s ", (unsigned long)v[i].key,
+			(unsigned long)ju64(s, "alive_at_end"),
+			(unsigned long)ju64(s, "alive_at_end_bytes"), jstr(s, "type", "?"));
+		print_site(out, s);
+	}
+	if (n > top)
+		fprintf(out, "  ... %zu more sites\n", n - top);
+	free(v);
+}
+
+static void print_cyclic_garbage(FILE *out, const json_t *sites, size_t top)
+{
+	size_t n;
+	struct ranked_site *v = rank_sites(sites, "cycle_collected", "allocations", &n);
+
+	fprintf(out, "\nCyclic garbage: objects only the cycle collector freed (reference cycles; "
+		     "breaking them, e.g. with weakref, frees them at once)\n");
+	if (!n)
+		fprintf(out, "  none\n");
+	else
+		fprintf(out, "%12s %12s  %-24s %s\n", "CYCLIC", "ALLOCATIONS", "TYPE", "SITE");
+	for (size_t i = 0; i < n && i < top; i++) {
+		fprintf(out, "%12lu %12lu  %-24s ", (unsigned long)v[i].key,
+			(unsigned long)v[i].second, jstr(v[i].site, "type", "?"));
+		print_site(out, v[i].site);
+	}
+	if (n > top)
+		fprintf(out, "  ... %zu more sites\n", n - top);
+	free(v);
+}
+
+void text_write_lifecycle_sites(FILE *out, const json_t *rec, size_t top)
+{
+	const json_t *sites = jarr(rec, "sites");
+
+	if (sites_have(sites, "alive_survived_full_collection"))
+		print_leak_candidates(out, sites, top);
+	if (sites_have(sites, "cycle_collected"))
+		print_cyclic_garbage(out, sites, top);
 }

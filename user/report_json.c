@@ -7,38 +7,6 @@
 #define PYOBJLIFE_VERSION "0.0.0"
 #endif
 
-enum output_format output_format_parse(const char *name)
-{
-	if (!strcmp(name, "json"))
-		return FORMAT_JSON;
-	if (!strcmp(name, "text") || !strcmp(name, "txt"))
-		return FORMAT_TEXT;
-	if (!strcmp(name, "folded"))
-		return FORMAT_FOLDED;
-	if (!strcmp(name, "pprof"))
-		return FORMAT_PPROF;
-	return FORMAT_NONE;
-}
-
-enum output_format output_format_from_path(const char *path)
-{
-	const char *dot = strrchr(path, '.');
-	size_t len = strlen(path);
-
-	if (!dot || strchr(dot, '/'))
-		return FORMAT_NONE;
-	if (!strcmp(dot, ".json"))
-		return FORMAT_JSON;
-	if (!strcmp(dot, ".txt") || !strcmp(dot, ".text"))
-		return FORMAT_TEXT;
-	if (!strcmp(dot, ".folded"))
-		return FORMAT_FOLDED;
-	/* two dots: the pprof tools' own name for a gzipped profile */
-	if (len > strlen(".pb.gz") && !strcmp(path + len - strlen(".pb.gz"), ".pb.gz"))
-		return FORMAT_PPROF;
-	return FORMAT_NONE;
-}
-
 static json_t *histogram_json(const __u64 *hist)
 {
 	json_t *arr = json_array();
@@ -160,20 +128,6 @@ json_t *recording_to_json(const struct recording *r)
 	if (root && r->alloc.enabled)
 		alloc_recording_add_json(root, &r->alloc);
 	return root;
-}
-
-int recording_write_json(FILE *out, const struct recording *r)
-{
-	json_t *j = recording_to_json(r);
-	int err;
-
-	if (!j)
-		return -1;
-	err = json_dumpf(j, out, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
-	if (!err)
-		fputc('\n', out);
-	json_decref(j);
-	return err;
 }
 
 bool recording_agrees_with_target(const struct recording *r)

@@ -196,7 +196,7 @@ def case_output_refused():
         os.mkfifo(fifo)
         expect_error(run("record", "-p", str(os.getpid()), "-o", link), 7, ["symbolic link"])
         expect_error(run("record", "-p", str(os.getpid()), "-o", fifo), 7, ["FIFO"])
-        expect_error(run("record", "-p", str(os.getpid()), "-o", os.path.join(d, "x.svg")),
+        expect_error(run("record", "-p", str(os.getpid()), "-o", os.path.join(d, "x.png")),
                      64, ["format"])
         if open(victim).read() != "keep":
             fail("the symlink's target was modified")

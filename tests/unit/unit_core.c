@@ -15,6 +15,7 @@
 #include "interpreter.h"
 #include "py_version.h"
 #include "recording.h"
+#include "render.h"
 
 static void test_version_hex(void **state)
 {
@@ -155,6 +156,7 @@ static void test_json_contract(void **state)
 				 .end_reason = "interrupted",
 				 .started_at = "2026-11-21T00:00:00Z" };
 	struct gc_event e = event(0, 2000, 1500, 30, 2);
+	struct render_opts opts = { .weight = WEIGHT_ALLOCATIONS };
 	json_t *j, *g0, *hist;
 	char *text;
 	size_t len;
@@ -187,14 +189,16 @@ static void test_json_contract(void **state)
 	assert_int_equal(json_integer_value(json_array_get(json_array_get(hist, 0), 2)), 1);
 	assert_int_equal(json_array_size(json_object_get(json_object_get(j, "gc"), "collections")),
 			 1);
-	json_decref(j);
 
+	/* the text report renders from that JSON, as `report` renders a saved one */
 	mem = open_memstream(&text, &len);
-	recording_write_text(mem, &rec);
+	assert_int_equal(render_recording(mem, j, FORMAT_TEXT, &opts), 0);
 	fclose(mem);
 	assert_non_null(strstr(text, "COLLECTIONS"));
 	assert_non_null(strstr(text, "generation 0 pause"));
+	assert_non_null(strstr(text, "1.0 us .. 2.0 us            1"));
 	free(text);
+	json_decref(j);
 	gc_recording_free(&rec.gc);
 	free(plan);
 }
@@ -204,9 +208,18 @@ static void test_output_formats(void **state)
 	(void)state;
 	assert_int_equal(output_format_from_path("a/b.json"), FORMAT_JSON);
 	assert_int_equal(output_format_from_path("b.txt"), FORMAT_TEXT);
-	assert_int_equal(output_format_from_path("b.svg"), FORMAT_NONE);
+	assert_int_equal(output_format_from_path("b.png"), FORMAT_NONE);
 	assert_int_equal(output_format_from_path("dir.json/file"), FORMAT_NONE);
+	assert_int_equal(output_format_from_path("dir/.json"), FORMAT_NONE);
+	assert_int_equal(output_format_from_path("b.svg"), FORMAT_SVG);
+	assert_int_equal(output_format_from_path("b.html"), FORMAT_HTML);
+	assert_int_equal(output_format_from_path("b.folded"), FORMAT_FOLDED);
+	/* double extensions: the longer one wins */
+	assert_int_equal(output_format_from_path("a.b/r.speedscope.json"), FORMAT_SPEEDSCOPE);
+	assert_int_equal(output_format_from_path("r.pb.gz"), FORMAT_PPROF);
+	assert_int_equal(output_format_from_path("r.gz"), FORMAT_NONE);
 	assert_int_equal(output_format_parse("json"), FORMAT_JSON);
+	assert_int_equal(output_format_parse("speedscope"), FORMAT_SPEEDSCOPE);
 	assert_int_equal(output_format_parse("yaml"), FORMAT_NONE);
 }
 
