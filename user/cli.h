@@ -39,7 +39,7 @@ struct cli {
 	unsigned max_sites;	   /* --max-sites */
 	enum render_weight weight; /* --weight, for the flamegraph formats */
 	bool weight_given;
-	unsigned top; /* --top: rows in the text tables; 0 the default */
+	unsigned top;	   /* --top: rows in the text tables; 0 the default */
 	unsigned max_live; /* --max-live */
 	double census_full_interval_s, census_young_interval_s; /* < 0: default */
 	unsigned census_max_objects;
