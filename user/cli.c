@@ -26,6 +26,8 @@ enum {
 	OPT_MAX_STACKS,
 	OPT_MAX_SITES,
 	OPT_WEIGHT,
+	OPT_PLACEMENT,
+	OPT_CALIBRATE,
 };
 
 #define EXIT_STATUS_DOC                                                                            \
@@ -33,6 +35,11 @@ enum {
 	"  0 success, 1 runtime failure, 2 no such process (or it exited), 3 not a CPython "       \
 	"process, 4 unsupported CPython build or version, 5 insufficient privileges, 6 kernel "    \
 	"lacks BTF/BPF/uprobes, 7 output file refused or unwritable, 64 bad command line.\n"
+
+#define PLACEMENT_DOC                                                                              \
+	"Where in each hooked function the probe goes: cheapest (default: the first "              \
+	"instruction the kernel emulates on the entry path, before the arguments the probe "       \
+	"reads change) or entry (offset 0)"
 
 static const struct argp_option common_options[] = {
 	{ "verbose", 'v', NULL, 0, "More diagnostics; twice for libbpf debug output", 10 },
@@ -78,6 +85,7 @@ static const struct argp_option session_options[] = {
 	  "Distinct (stack, type) counters the kernel keeps (default 65536); allocations "
 	  "beyond are lost, and reported",
 	  3 },
+	{ "probe-placement", OPT_PLACEMENT, "cheapest|entry", 0, PLACEMENT_DOC, 3 },
 	{},
 };
 
@@ -101,6 +109,11 @@ static const struct argp_option probes_options[] = {
 	  "of a process",
 	  1 },
 	{ "format", 'f', "json|text", 0, "Output format (default text)", 2 },
+	{ "probe-placement", OPT_PLACEMENT, "cheapest|entry", 0, PLACEMENT_DOC, 2 },
+	{ "calibrate", OPT_CALIBRATE, NULL, 0,
+	  "Also measure what a probe hit costs on this kernel, per class, and show each "
+	  "probe's estimated cost (needs the privileges of a recording)",
+	  2 },
 	{},
 };
 
@@ -271,6 +284,17 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 			c->weight = WEIGHT_BYTES;
 		else
 			argp_error(state, "--weight must be allocations or bytes");
+		break;
+	case OPT_PLACEMENT:
+		if (!strcmp(arg, "cheapest"))
+			c->placement = PLACEMENT_CHEAPEST;
+		else if (!strcmp(arg, "entry"))
+			c->placement = PLACEMENT_ENTRY;
+		else
+			argp_error(state, "--probe-placement must be cheapest or entry");
+		break;
+	case OPT_CALIBRATE:
+		c->calibrate = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (c->cmd == CMD_PROBES)

@@ -33,6 +33,9 @@ struct cli {
 	unsigned max_stacks;	  /* --max-stacks */
 	unsigned max_sites;	  /* --max-sites */
 	enum stack_weight weight; /* --weight, for folded output */
+
+	enum probe_placement_policy placement; /* --probe-placement */
+	bool calibrate;			       /* probes --calibrate */
 };
 
 /* Parse argv; returns 0, or the exit code to leave with (help: 0, usage: 64). */
