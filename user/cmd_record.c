@@ -164,10 +164,13 @@ static void calibrate(struct session *s)
 		return;
 	}
 	probe_plan_set_calibration(&s->plan, k);
-	pr_debug("calibration: %.0f ns per emulated hit, %.0f ns per single-stepped hit (%lu "
-		 "hits, %.0f ms)",
-		 calibration_measured_ns(k, PROBE_COST_EMULATED),
-		 calibration_measured_ns(k, PROBE_COST_SINGLE_STEP), k->hits, k->wall_ms);
+	for (enum probe_cost_class c = PROBE_COST_EMULATED; c <= PROBE_COST_SINGLE_STEP; c++) {
+		if (k->measured[c])
+			pr_debug("calibration: %.0f ns per %s probe hit", k->ns_per_hit[c],
+				 probe_cost_class_name(c));
+	}
+	pr_debug("calibration: %lu hits counted for %lu calls, %.0f ms", k->hits, k->calls,
+		 k->wall_ms);
 }
 
 static int check_environment(const struct cli *c)
@@ -240,8 +243,11 @@ static int attach(struct session *s)
 	if (bpf_session_ringbuf(&s->bpf, on_ring_record, s))
 		return EXIT_RUNTIME;
 	if (s->launched) {
-		int err = spawn_held(s->cli->command_argv, &s->child);
+		int err;
 
+		/* fork with no thread of ours inside libbpf or stdio: the child may print */
+		calibration_release();
+		err = spawn_held(s->cli->command_argv, &s->child);
 		if (err) {
 			pr_err("cannot start %s: %s", s->cli->command_argv[0], strerror(-err));
 			return EXIT_RUNTIME;
