@@ -35,102 +35,30 @@ const char *probe_placement_policy_name(enum probe_placement_policy p)
 	return p == PLACEMENT_ENTRY ? "entry" : "cheapest";
 }
 
-static const char *const gpr_names[GPR_COUNT] = {
-	"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi",
-	"r8",  "r9",  "r10", "r11", "r12", "r13", "r14", "r15",
+/* Each register's names at every width (capstone's spelling), the 64-bit one first. */
+static const char *const gpr_aliases[GPR_COUNT][5] = {
+	{ "rax", "eax", "ax", "al", "ah" }, { "rcx", "ecx", "cx", "cl", "ch" },
+	{ "rdx", "edx", "dx", "dl", "dh" }, { "rbx", "ebx", "bx", "bl", "bh" },
+	{ "rsp", "esp", "sp", "spl" },	    { "rbp", "ebp", "bp", "bpl" },
+	{ "rsi", "esi", "si", "sil" },	    { "rdi", "edi", "di", "dil" },
+	{ "r8", "r8d", "r8w", "r8b" },	    { "r9", "r9d", "r9w", "r9b" },
+	{ "r10", "r10d", "r10w", "r10b" },  { "r11", "r11d", "r11w", "r11b" },
+	{ "r12", "r12d", "r12w", "r12b" },  { "r13", "r13d", "r13w", "r13b" },
+	{ "r14", "r14d", "r14w", "r14b" },  { "r15", "r15d", "r15w", "r15b" },
 };
 
-/* The 64-bit register a capstone register is part of (edi, di, dil: rdi), or -1. */
-static int gpr_of(unsigned reg)
+/* The general-purpose register a capstone register is part of (edi, di, dil: rdi), or -1. */
+static int gpr_of(csh h, unsigned reg)
 {
-	switch (reg) {
-	case X86_REG_RAX:
-	case X86_REG_EAX:
-	case X86_REG_AX:
-	case X86_REG_AH:
-	case X86_REG_AL:
-		return GPR_RAX;
-	case X86_REG_RCX:
-	case X86_REG_ECX:
-	case X86_REG_CX:
-	case X86_REG_CH:
-	case X86_REG_CL:
-		return GPR_RCX;
-	case X86_REG_RDX:
-	case X86_REG_EDX:
-	case X86_REG_DX:
-	case X86_REG_DH:
-	case X86_REG_DL:
-		return GPR_RDX;
-	case X86_REG_RBX:
-	case X86_REG_EBX:
-	case X86_REG_BX:
-	case X86_REG_BH:
-	case X86_REG_BL:
-		return GPR_RBX;
-	case X86_REG_RSP:
-	case X86_REG_ESP:
-	case X86_REG_SP:
-	case X86_REG_SPL:
-		return GPR_RSP;
-	case X86_REG_RBP:
-	case X86_REG_EBP:
-	case X86_REG_BP:
-	case X86_REG_BPL:
-		return GPR_RBP;
-	case X86_REG_RSI:
-	case X86_REG_ESI:
-	case X86_REG_SI:
-	case X86_REG_SIL:
-		return GPR_RSI;
-	case X86_REG_RDI:
-	case X86_REG_EDI:
-	case X86_REG_DI:
-	case X86_REG_DIL:
-		return GPR_RDI;
-	case X86_REG_R8:
-	case X86_REG_R8D:
-	case X86_REG_R8W:
-	case X86_REG_R8B:
-		return GPR_R8;
-	case X86_REG_R9:
-	case X86_REG_R9D:
-	case X86_REG_R9W:
-	case X86_REG_R9B:
-		return GPR_R9;
-	case X86_REG_R10:
-	case X86_REG_R10D:
-	case X86_REG_R10W:
-	case X86_REG_R10B:
-		return GPR_R10;
-	case X86_REG_R11:
-	case X86_REG_R11D:
-	case X86_REG_R11W:
-	case X86_REG_R11B:
-		return GPR_R11;
-	case X86_REG_R12:
-	case X86_REG_R12D:
-	case X86_REG_R12W:
-	case X86_REG_R12B:
-		return GPR_R12;
-	case X86_REG_R13:
-	case X86_REG_R13D:
-	case X86_REG_R13W:
-	case X86_REG_R13B:
-		return GPR_R13;
-	case X86_REG_R14:
-	case X86_REG_R14D:
-	case X86_REG_R14W:
-	case X86_REG_R14B:
-		return GPR_R14;
-	case X86_REG_R15:
-	case X86_REG_R15D:
-	case X86_REG_R15W:
-	case X86_REG_R15B:
-		return GPR_R15;
-	default:
-		return -1;
+	const char *name = cs_reg_name(h, reg);
+
+	for (int g = 0; name && g < GPR_COUNT; g++) {
+		for (int w = 0; w < 5 && gpr_aliases[g][w]; w++) {
+			if (!strcmp(name, gpr_aliases[g][w]))
+				return g;
+		}
 	}
+	return -1;
 }
 
 /* An instruction's bytes as the kernel's decoder splits them. */
@@ -294,12 +222,27 @@ static int written_gprs(csh h, const cs_insn *insn, uint32_t *out)
 	if (cs_regs_access(h, insn, rd, &n_rd, wr, &n_wr) != CS_ERR_OK)
 		return -EINVAL;
 	for (int i = 0; i < n_wr; i++) {
-		int g = gpr_of(wr[i]);
+		int g = gpr_of(h, wr[i]);
 
 		if (g >= 0)
 			*out |= GPR_BIT(g);
 	}
 	return 0;
+}
+
+/* A store into the stack frame: it could overwrite the caller's stack arguments. */
+static bool writes_stack_memory(const cs_insn *insn)
+{
+	const cs_x86 *x = &insn->detail->x86;
+
+	for (int i = 0; i < x->op_count; i++) {
+		const cs_x86_op *o = &x->operands[i];
+
+		if (o->type == X86_OP_MEM && (o->access & CS_AC_WRITE) &&
+		    (o->mem.base == X86_REG_RSP || o->mem.base == X86_REG_RBP))
+			return true;
+	}
+	return false;
 }
 
 static void regs_text(uint32_t regs, char *buf, size_t cap)
@@ -310,7 +253,7 @@ static void regs_text(uint32_t regs, char *buf, size_t cap)
 	for (int g = 0; g < GPR_COUNT && len < cap; g++) {
 		if (regs & GPR_BIT(g))
 			len += snprintf(buf + len, cap - len, "%s%%%s", len ? ", " : "",
-					gpr_names[g]);
+					gpr_aliases[g][0]);
 	}
 }
 
@@ -353,6 +296,11 @@ static size_t scan_entry_block(const struct scan *s, char *why, size_t cap)
 		}
 		if (written_gprs(s->h, in, &written)) {
 			snprintf(why, cap, "+%lu (%s): its register writes are unknown",
+				 (unsigned long)off, insn);
+			return 0;
+		}
+		if (s->needs->stack && writes_stack_memory(in)) {
+			snprintf(why, cap, "+%lu (%s) stores into the stack the program reads",
 				 (unsigned long)off, insn);
 			return 0;
 		}

@@ -432,6 +432,21 @@ static void test_branch_after_single_steps_and_rsp(void **state)
 	assert_reason_has(&pl, "%rsp");
 }
 
+/* A store into the frame before the push: stack arguments may have changed */
+static void test_stack_store_first(void **state)
+{
+	/* mov %rdi,0x8(%rsp); push %rbx; pop %rbx; ret */
+	static const uint8_t code[] = { 0x48, 0x89, 0x7c, 0x24, 0x08, 0x53, 0x5b, 0xc3 };
+	struct probe_placement pl;
+
+	(void)state;
+	pl = PLACE(code, &needs_rdi);
+	assert_placed(&pl, 5, PROBE_COST_EMULATED, "pushq %rbx");
+	pl = PLACE(code, &needs_rdi_stack);
+	assert_placed(&pl, 0, PROBE_COST_SINGLE_STEP, "movq %rdi, 8(%rsp)");
+	assert_reason_has(&pl, "stack");
+}
+
 /* endbr64 is not emulated (measured: 9.6 us); the push after it is */
 static void test_endbr_then_push(void **state)
 {
@@ -607,6 +622,7 @@ int main(void)
 		cmocka_unit_test(test_other_registers_written),
 		cmocka_unit_test(test_conditional_branch_first),
 		cmocka_unit_test(test_branch_after_single_steps_and_rsp),
+		cmocka_unit_test(test_stack_store_first),
 		cmocka_unit_test(test_endbr_then_push),
 		cmocka_unit_test(test_nop_forms),
 		cmocka_unit_test(test_jump_target_in_entry_block),
