@@ -14,8 +14,9 @@
  *     register as the caller set it;
  *   - the site is not shared with a return probe (a uretprobe must sit at the
  *     entry, where the return address is on top of the stack).
- * Memory stores before the probe do not stop it: the hooks' programs read what
- * the caller built (the object's type and size, the type object), never what an
+ * Memory stores before the probe do not stop it (except into the stack frame,
+ * for a program reading stack arguments): the hooks' programs read what the
+ * caller built (the object's type and size, the type object), never what an
  * entry block stores (a reference count, saved registers).
  * Otherwise the probe stays at the entry, whatever its class.
  */
@@ -62,7 +63,7 @@ enum probe_gpr {
 /* What the BPF program attached to a hook needs from the trapped state. */
 struct probe_needs {
 	uint32_t regs;	   /* GPR_BIT()s of the argument registers it reads */
-	bool stack;	   /* it reads stack arguments: %rsp must be the caller's */
+	bool stack;	   /* it reads stack arguments: %rsp and the frame must be the caller's */
 	const char *fixed; /* non-NULL: the site cannot move, and why */
 };
 
