@@ -780,8 +780,18 @@ static void print_placement(FILE *out, const struct probe_plan *p)
 {
 	if (!p->placed)
 		return;
-	fprintf(out, "\nprobe placement (%s):\n  %-18s %-5s %-34s %-15s %-9s %s\n",
-		probe_placement_policy_name(p->placement), "PROBE", "AT", "INSTRUCTION", "CLASS",
+	fprintf(out, "\nprobe placement (%s):\n", probe_placement_policy_name(p->placement));
+	if (p->calibration) {
+		const struct calibration *c = p->calibration;
+
+		fprintf(out,
+			"  measured here: %.2f us per emulated hit, %.2f us per single-stepped "
+			"hit (%lu hits, %.0f ms)\n",
+			calibration_measured_ns(c, PROBE_COST_EMULATED) / 1000,
+			calibration_measured_ns(c, PROBE_COST_SINGLE_STEP) / 1000, c->hits,
+			c->wall_ms);
+	}
+	fprintf(out, "  %-18s %-5s %-34s %-15s %-9s %s\n", "PROBE", "AT", "INSTRUCTION", "CLASS",
 		"EST/HIT", "SYMBOL");
 	if (p->gc_method == GC_METHOD_USDT) {
 		print_placed_hook(out, "gc start (usdt)", &p->usdt_start);
