@@ -220,11 +220,16 @@ static int attach_alloc_hook(struct bpf_session *s, pid_t pid, const struct prob
 
 	for (int i = 0; i < h->n_sites; i++) {
 		const struct hook_site *site = &h->sites[i];
-		/* the program learns the load bias from its cookie, as the collector probe does */
-		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = site->vaddr);
+		/*
+		 * The program learns the load bias from its cookie, as the collector probe
+		 * does: the link-time address of the probed instruction, which placement
+		 * may have moved past the entry (the trapping IP is that instruction's).
+		 */
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = site->vaddr + site->place.offset);
 
 		err = keep_link(s,
-				bpf_program__attach_uprobe_opts(prog, pid, bin, site->offset, &uo),
+				bpf_program__attach_uprobe_opts(
+					prog, pid, bin, site->offset + site->place.offset, &uo),
 				site->symbol, bin);
 		if (err)
 			return err;
@@ -260,10 +265,12 @@ static int attach_plain(struct bpf_session *s, pid_t pid, const struct probe_pla
 	int err;
 
 	for (int i = 0; i < h->n_sites; i++) {
-		err = keep_link(
-			s,
-			bpf_program__attach_uprobe_opts(prog, pid, bin, h->sites[i].offset, NULL),
-			h->sites[i].symbol, bin);
+		const struct hook_site *site = &h->sites[i];
+
+		err = keep_link(s,
+				bpf_program__attach_uprobe_opts(
+					prog, pid, bin, site->offset + site->place.offset, NULL),
+				site->symbol, bin);
 		if (err)
 			return err;
 	}

@@ -31,6 +31,8 @@ enum {
 	OPT_CENSUS_YOUNG_INTERVAL,
 	OPT_CENSUS_MAX,
 	OPT_TOP,
+	OPT_PLACEMENT,
+	OPT_CALIBRATE,
 };
 
 #define EXIT_STATUS_DOC                                                                            \
@@ -39,6 +41,11 @@ enum {
 	"process, 4 unsupported CPython build or version, 5 insufficient privileges, 6 kernel "    \
 	"lacks BTF/BPF/uprobes, 7 output file refused or unwritable, 8 recording unreadable or "   \
 	"lacking the data asked for (report), 64 bad command line.\n"
+
+#define PLACEMENT_DOC                                                                              \
+	"Where in each hooked function the probe goes: cheapest (default: the first "              \
+	"instruction the kernel emulates on the entry path, before the arguments the probe "       \
+	"reads change) or entry (offset 0)"
 
 static const struct argp_option common_options[] = {
 	{ "verbose", 'v', NULL, 0, "More diagnostics; twice for libbpf debug output", 10 },
@@ -101,6 +108,7 @@ static const struct argp_option session_options[] = {
 	  "Objects a census walks per generation at most (default 1000000); longer walks are "
 	  "cut and reported",
 	  3 },
+	{ "probe-placement", OPT_PLACEMENT, "cheapest|entry", 0, PLACEMENT_DOC, 3 },
 	{},
 };
 
@@ -154,6 +162,11 @@ static const struct argp_option probes_options[] = {
 	  "of a process",
 	  1 },
 	{ "format", 'f', "json|text", 0, "Output format (default text)", 2 },
+	{ "probe-placement", OPT_PLACEMENT, "cheapest|entry", 0, PLACEMENT_DOC, 2 },
+	{ "calibrate", OPT_CALIBRATE, NULL, 0,
+	  "Also measure what a probe hit costs on this kernel, per class, and show each "
+	  "probe's estimated cost (needs the privileges of a recording)",
+	  2 },
 	{},
 };
 
@@ -208,10 +221,12 @@ static const char probes_doc[] =
 	"Show what pyobjlife finds in a CPython process or binary, without attaching: the "
 	"interpreter file and version, its build, its symbol tables and separate debug file, "
 	"each hook with where it was found (symtab, dynsym, debug file, USDT note), its address "
-	"and file offset, what is missing and why, and the probes a recording would attach.\n\n"
+	"and file offset, what is missing and why, and the probes a recording would attach: "
+	"for each, the instruction it goes on, whether the kernel emulates or single-steps it "
+	"there, and why that one (--calibrate adds the measured cost per hit).\n\n"
 	"USAGE:\n"
 	"  pyobjlife probes -p PID [--format json]\n"
-	"  pyobjlife probes --binary PATH [--format json]\n\n"
+	"  pyobjlife probes --binary PATH [--format json] [--calibrate]\n\n"
 	"EXAMPLES:\n"
 	"  pyobjlife probes -p 1234\n"
 	"  pyobjlife probes --binary /usr/bin/python3.11 --format json\n"
@@ -370,6 +385,17 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		if (render_weight_parse(arg, &c->weight))
 			argp_error(state, "unknown weight '%s' (%s)", arg, WEIGHTS);
 		c->weight_given = true;
+		break;
+	case OPT_PLACEMENT:
+		if (!strcmp(arg, "cheapest"))
+			c->placement = PLACEMENT_CHEAPEST;
+		else if (!strcmp(arg, "entry"))
+			c->placement = PLACEMENT_ENTRY;
+		else
+			argp_error(state, "--probe-placement must be cheapest or entry");
+		break;
+	case OPT_CALIBRATE:
+		c->calibrate = true;
 		break;
 	case ARGP_KEY_ARG:
 		if (c->cmd == CMD_REPORT && !c->input) {

@@ -43,6 +43,9 @@ struct cli {
 	unsigned max_live; /* --max-live */
 	double census_full_interval_s, census_young_interval_s; /* < 0: default */
 	unsigned census_max_objects;
+
+	enum probe_placement_policy placement; /* --probe-placement */
+	bool calibrate;			       /* probes --calibrate */
 };
 
 /* Parse argv; returns 0, or the exit code to leave with (help: 0, usage: 64). */

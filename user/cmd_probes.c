@@ -3,9 +3,11 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include "calibration.h"
 #include "commands.h"
 #include "exit_codes.h"
 #include "log.h"
+#include "system_checks.h"
 
 int exit_code_for_discovery(int err)
 {
@@ -27,9 +29,29 @@ int exit_code_for_discovery(int err)
 	}
 }
 
+/* probes --calibrate: what each probe class costs here, for the estimates per probe */
+static int calibrate(struct probe_plan *plan, struct calibration *calib)
+{
+	char why[256];
+	int err;
+
+	if (check_privileges(why, sizeof(why))) {
+		pr_err("--calibrate: %s", why);
+		return EXIT_PRIVILEGE;
+	}
+	err = calibration_run(CALIBRATION_ALL_CLASSES, calib, why, sizeof(why));
+	if (err) {
+		pr_err("calibration failed: %s", why);
+		return EXIT_RUNTIME;
+	}
+	probe_plan_set_calibration(plan, calib);
+	return 0;
+}
+
 int cmd_probes(const struct cli *c)
 {
 	struct discovery_opts o = { .debug_dir = c->debug_dir };
+	struct calibration calib;
 	struct probe_plan *plan;
 	struct py_target t;
 	char why[512];
@@ -48,6 +70,15 @@ int cmd_probes(const struct cli *c)
 	}
 	/* a plan is shown even for an unsupported build: it says what is there and why not */
 	probe_plan_build(plan, &t, c->gc_pref, false);
+	if (probe_plan_place(plan, c->placement))
+		pr_warn("cannot read the code of %s: probes stay at their entry points", t.path);
+	if (c->calibrate) {
+		r = calibrate(plan, &calib);
+		if (r) {
+			free(plan);
+			return r;
+		}
+	}
 	if (c->format == FORMAT_JSON) {
 		json_t *j = probe_plan_to_json(plan);
 
@@ -61,6 +92,7 @@ int cmd_probes(const struct cli *c)
 		probe_plan_print(stdout, plan);
 	}
 	free(plan);
+	calibration_release();
 	if (r)
 		return r;
 	return py_target_check_supported(&t, why, sizeof(why)) ? EXIT_UNSUPPORTED : EXIT_OK;

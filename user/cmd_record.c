@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <bpf/libbpf.h>
 #include "bpf_session.h"
+#include "calibration.h"
 #include "commands.h"
 #include "exit_codes.h"
 #include "system_checks.h"
@@ -38,6 +39,7 @@ struct session {
 	bool live; /* the gc command: a line per collection as it arrives */
 	enum output_format formats[CLI_MAX_OUTPUTS]; /* per -o; [0] for stdout without -o */
 	struct recording rec;
+	struct calibration calib;
 };
 
 static void on_stop_signal(int sig)
@@ -156,6 +158,8 @@ static int discover(struct session *s)
 		pr_err("CPython %s at %s: %s", t.version_str, t.path, s->plan.gc_note);
 		return EXIT_UNSUPPORTED;
 	}
+	if (probe_plan_place(&s->plan, c->placement))
+		pr_warn("cannot read the code of %s: probes stay at their entry points", t.path);
 	pr_debug("gc probes: %s", s->plan.gc_note);
 	if (c->full_mode && s->plan.alloc_method == ALLOC_METHOD_NONE) {
 		pr_err("CPython %s at %s: allocations cannot be traced: %s", t.version_str, t.path,
@@ -165,6 +169,30 @@ static int discover(struct session *s)
 	if (c->full_mode)
 		pr_debug("allocation probes: %s", s->plan.alloc_note);
 	return 0;
+}
+
+/* What a hit of each probe class the plan uses costs on this kernel; a failure only warns. */
+static void calibrate(struct session *s)
+{
+	unsigned classes =
+		probe_plan_cost_classes(&s->plan, s->cli->full_mode) & CALIBRATION_ALL_CLASSES;
+	struct calibration *k = &s->calib;
+	char why[256];
+
+	if (!classes)
+		return;
+	if (calibration_run(classes, k, why, sizeof(why))) {
+		pr_warn("probe calibration failed (%s): estimates use the reference costs", why);
+		return;
+	}
+	probe_plan_set_calibration(&s->plan, k);
+	for (enum probe_cost_class c = PROBE_COST_EMULATED; c <= PROBE_COST_SINGLE_STEP; c++) {
+		if (k->measured[c])
+			pr_debug("calibration: %.0f ns per %s probe hit", k->ns_per_hit[c],
+				 probe_cost_class_name(c));
+	}
+	pr_debug("calibration: %lu hits counted for %lu calls, %.0f ms", k->hits, k->calls,
+		 k->wall_ms);
 }
 
 static int check_environment(const struct cli *c)
@@ -243,8 +271,11 @@ static int attach(struct session *s)
 	if (bpf_session_ringbuf(&s->bpf, on_ring_record, s))
 		return EXIT_RUNTIME;
 	if (s->launched) {
-		int err = spawn_held(s->cli->command_argv, &s->child);
+		int err;
 
+		/* fork with no thread of ours inside libbpf or stdio: the child may print */
+		calibration_release();
+		err = spawn_held(s->cli->command_argv, &s->child);
 		if (err) {
 			pr_err("cannot start %s: %s", s->cli->command_argv[0], strerror(-err));
 			return EXIT_RUNTIME;
@@ -490,6 +521,8 @@ int cmd_record(const struct cli *c)
 		rc = EXIT_RUNTIME;
 	}
 	if (!rc)
+		calibrate(s);
+	if (!rc)
 		rc = attach(s);
 	if (!rc)
 		rc = run_until_stopped(s);
@@ -502,6 +535,7 @@ int cmd_record(const struct cli *c)
 	if (s->child.pid > 0 && s->child.go_fd >= 0)
 		spawn_abort(&s->child);
 	bpf_session_close(&s->bpf);
+	calibration_release();
 	gc_recording_free(&s->rec.gc);
 	heap_timeline_free(&s->rec.heap);
 	if (s->rec.alloc.enabled)

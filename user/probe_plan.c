@@ -3,6 +3,7 @@
 #include <elf.h>
 #include <errno.h>
 #include <string.h>
+#include "calibration.h"
 #include "elf_file.h"
 #include "probe_plan.h"
 
@@ -562,6 +563,8 @@ const char *alloc_method_name(enum alloc_method m)
 	return m == ALLOC_METHOD_BIRTH ? "birth" : m == ALLOC_METHOD_TYPED ? "typed" : "none";
 }
 
+static void print_placement(FILE *out, const struct probe_plan *p);
+
 static void print_hook(FILE *out, const struct hook *h)
 {
 	if (!h->n_sites) {
@@ -638,6 +641,27 @@ void probe_plan_print(FILE *out, const struct probe_plan *p)
 	if (p->alloc_method != ALLOC_METHOD_NONE)
 		fprintf(out, "attaches:     %d more probe%s in full mode\n", p->n_alloc_probes,
 			p->n_alloc_probes == 1 ? "" : "s");
+	print_placement(out, p);
+}
+
+static json_t *placement_json(const struct hook_site *s)
+{
+	const struct probe_placement *pl = &s->place;
+	char addr[32], off[32];
+	json_t *j;
+
+	snprintf(addr, sizeof(addr), "0x%lx", (unsigned long)(s->vaddr + pl->offset));
+	snprintf(off, sizeof(off), "0x%lx", (unsigned long)(s->offset + pl->offset));
+	j = json_pack("{s:i, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s?}", "offset", (int)pl->offset,
+		      "address", addr, "file_offset", off, "instruction", pl->insn, "cost_class",
+		      probe_cost_class_name(pl->cost), "reason", pl->reason, "entry_instruction",
+		      pl->entry_insn, "entry_cost_class", probe_cost_class_name(pl->entry_cost),
+		      "alternative", pl->alternative);
+	if (j)
+		json_object_set_new(j, "est_ns_per_hit",
+				    pl->est_ns_per_hit > 0 ? json_real(pl->est_ns_per_hit)
+							   : json_null());
+	return j;
 }
 
 static json_t *site_json(const struct hook_site *s)
@@ -655,6 +679,8 @@ static json_t *site_json(const struct hook_site *s)
 		json_object_set_new(j, "semaphore", s->semaphore ? json_string(addr) : json_null());
 		json_object_set_new(j, "args", json_string(s->args));
 	}
+	if (j && s->place.cost != PROBE_COST_UNKNOWN)
+		json_object_set_new(j, "placement", placement_json(s));
 	return j;
 }
 
@@ -717,6 +743,8 @@ json_t *probe_plan_to_json(const struct probe_plan *p)
 					      "stack_layout_check",
 					      p->frame_layout_note[0] ? p->frame_layout_note
 								      : "no check available"));
+	if (j && p->placed)
+		json_object_set_new(j, "probe_placement", probe_plan_placement_json(p));
 	if (j && p->layout)
 		json_object_set_new(j, "gc_layout",
 				    json_pack("{s:s, s:s}", "source", p->layout->source, "check",
@@ -781,4 +809,171 @@ json_t *probe_plan_attached_json(const struct probe_plan *p, bool with_alloc)
 		}
 	}
 	return arr;
+}
+
+/* ---- probe placement ---- */
+
+static const char usdt_site[] = "a USDT site: the probe goes on its nop";
+static const char typed_return_probe[] =
+	"stays at +0: its return probe (the new object's address, to follow it) traps at the "
+	"entry anyway, and the entry program pairs with it by the entry's stack pointer";
+static const char shares_return_probe[] =
+	"stays at +0: the return probe on this function must sit at its entry (the return "
+	"address is on top of the stack only there), and the entry probe shares its trap";
+
+int probe_plan_place(struct probe_plan *p, enum probe_placement_policy policy)
+{
+	/* what each hook's BPF program reads (bpf/pyobjlife.bpf.c): only registers, no stack */
+	const struct {
+		struct hook *h;
+		struct probe_needs needs;
+	} hooks[] = {
+		{ &p->usdt_start, { .fixed = usdt_site } },
+		{ &p->usdt_done, { .fixed = usdt_site } },
+		{ &p->collector, { .fixed = shares_return_probe } },
+		/* uprobe__alloc_birth: op */
+		{ &p->alloc_birth, { .regs = GPR_BIT(GPR_RDI) } },
+		/*
+		 * typed allocators: a return probe (the new object's address) traps at the
+		 * entry anyway, and the entry program pairs with it by the entry's %rsp
+		 */
+		{ &p->alloc_typed_var, { .fixed = typed_return_probe } },
+		{ &p->alloc_typed, { .fixed = typed_return_probe } },
+		/* uprobe__dealloc: op */
+		{ &p->dealloc, { .regs = GPR_BIT(GPR_RDI) } },
+		/* uprobe__arena_alloc / _free: nothing but the hit */
+		{ &p->arena_alloc, { .regs = 0 } },
+		{ &p->arena_free, { .regs = 0 } },
+	};
+	struct placement_image *img = placement_image_open(p->target.open_path);
+
+	if (!img)
+		return -errno;
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		struct hook *h = hooks[i].h;
+
+		for (int s = 0; s < h->n_sites; s++) {
+			struct hook_site *site = &h->sites[s];
+
+			/* on failure the site keeps PROBE_COST_UNKNOWN and its entry address */
+			placement_image_place(img, site->vaddr, site->size, site->symbol,
+					      &hooks[i].needs, policy, &site->place);
+		}
+	}
+	placement_image_close(img);
+	p->placed = true;
+	p->placement = policy;
+	return 0;
+}
+
+json_t *probe_plan_placement_json(const struct probe_plan *p)
+{
+	return json_pack("{s:s, s:o}", "policy", probe_placement_policy_name(p->placement),
+			 "calibration", calibration_to_json(p->calibration));
+}
+
+void probe_plan_set_calibration(struct probe_plan *p, const struct calibration *c)
+{
+	struct hook *hooks[] = { &p->usdt_start,  &p->usdt_done,       &p->collector,
+				 &p->alloc_birth, &p->alloc_typed_var, &p->alloc_typed,
+				 &p->dealloc,	  &p->arena_alloc,     &p->arena_free };
+
+	p->calibration = c;
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(hooks[0]); i++) {
+		for (int s = 0; s < hooks[i]->n_sites; s++) {
+			struct probe_placement *pl = &hooks[i]->sites[s].place;
+
+			pl->est_ns_per_hit = calibration_measured_ns(c, pl->cost);
+		}
+	}
+}
+
+static unsigned site_classes(const struct hook *h)
+{
+	unsigned m = 0;
+
+	for (int i = 0; i < h->n_sites; i++)
+		m |= 1u << h->sites[i].place.cost;
+	return m;
+}
+
+unsigned probe_plan_cost_classes(const struct probe_plan *p, bool with_alloc)
+{
+	unsigned m = 0;
+
+	if (p->gc_method == GC_METHOD_USDT)
+		m |= site_classes(&p->usdt_start) | site_classes(&p->usdt_done);
+	else if (p->gc_method == GC_METHOD_UPROBE)
+		m |= site_classes(&p->collector);
+	if (with_alloc && p->alloc_method == ALLOC_METHOD_BIRTH)
+		m |= site_classes(&p->alloc_birth);
+	else if (with_alloc && p->alloc_method == ALLOC_METHOD_TYPED)
+		m |= site_classes(&p->alloc_typed_var) | site_classes(&p->alloc_typed);
+	if (with_alloc)
+		m |= site_classes(&p->dealloc);
+	return m | site_classes(&p->arena_alloc) | site_classes(&p->arena_free);
+}
+
+static void print_placed_hook(FILE *out, const char *use, const struct hook *h)
+{
+	for (int i = 0; i < h->n_sites; i++) {
+		const struct probe_placement *pl = &h->sites[i].place;
+		char at[16], est[24] = "-";
+
+		if (pl->cost == PROBE_COST_UNKNOWN) {
+			fprintf(out, "  %-18s %-5s %s: %s\n", i ? "" : use, "?", h->sites[i].symbol,
+				pl->reason[0] ? pl->reason : "not placed");
+			continue;
+		}
+		snprintf(at, sizeof(at), "+%u", pl->offset);
+		if (pl->est_ns_per_hit > 0)
+			snprintf(est, sizeof(est), "%.2f us", pl->est_ns_per_hit / 1000);
+		fprintf(out, "  %-18s %-5s %-34s %-15s %-9s %s\n", i ? "" : use, at, pl->insn,
+			probe_cost_class_name(pl->cost), est, h->sites[i].symbol);
+		fprintf(out, "  %-18s       %s", "", pl->reason);
+		if (pl->offset || pl->entry_cost != pl->cost)
+			fprintf(out, "; at +0: %s (%s)", pl->entry_insn,
+				probe_cost_class_name(pl->entry_cost));
+		fputc('\n', out);
+		if (pl->alternative)
+			fprintf(out, "  %-18s       cheaper alternative: %s\n", "",
+				pl->alternative);
+	}
+}
+
+/* The probes a recording attaches, each at its chosen address. */
+static void print_placement(FILE *out, const struct probe_plan *p)
+{
+	if (!p->placed)
+		return;
+	fprintf(out, "\nprobe placement (%s):\n", probe_placement_policy_name(p->placement));
+	if (p->calibration) {
+		const struct calibration *c = p->calibration;
+
+		fprintf(out,
+			"  measured here: %.2f us per emulated hit, %.2f us per single-stepped "
+			"hit (%lu hits, %.0f ms)\n",
+			calibration_measured_ns(c, PROBE_COST_EMULATED) / 1000,
+			calibration_measured_ns(c, PROBE_COST_SINGLE_STEP) / 1000, c->hits,
+			c->wall_ms);
+	}
+	fprintf(out, "  %-18s %-5s %-34s %-15s %-9s %s\n", "PROBE", "AT", "INSTRUCTION", "CLASS",
+		"EST/HIT", "SYMBOL");
+	if (p->gc_method == GC_METHOD_USDT) {
+		print_placed_hook(out, "gc start (usdt)", &p->usdt_start);
+		print_placed_hook(out, "gc end (usdt)", &p->usdt_done);
+	} else if (p->gc_method == GC_METHOD_UPROBE) {
+		print_placed_hook(out, "gc (entry+return)", &p->collector);
+	}
+	if (p->alloc_method == ALLOC_METHOD_BIRTH) {
+		print_placed_hook(out, "alloc (full mode)", &p->alloc_birth);
+	} else if (p->alloc_method == ALLOC_METHOD_TYPED) {
+		print_placed_hook(out, "alloc (full mode)", &p->alloc_typed_var);
+		print_placed_hook(out, p->alloc_typed_var.n_sites ? "" : "alloc (full mode)",
+				  &p->alloc_typed);
+	}
+	if (p->alloc_method != ALLOC_METHOD_NONE)
+		print_placed_hook(out, "death (full mode)", &p->dealloc);
+	print_placed_hook(out, "arena alloc", &p->arena_alloc);
+	print_placed_hook(out, "arena free", &p->arena_free);
 }

@@ -15,8 +15,11 @@
 #include "frame_layout.h"
 #include "gc_layout.h"
 #include "interpreter.h"
+#include "probe_placement.h"
 
 #define HOOK_MAX_SITES 8
+
+struct calibration;
 
 enum hook_source {
 	HOOK_SRC_NONE,
@@ -33,7 +36,8 @@ struct hook_site {
 	uint64_t offset; /* file offset (what a uprobe takes) */
 	uint64_t size;	 /* function or object size, 0 for USDT */
 	uint64_t semaphore;
-	char args[64]; /* USDT argument spec */
+	char args[64];		      /* USDT argument spec */
+	struct probe_placement place; /* where in it the probe goes (probe_plan_place) */
 };
 
 struct hook {
@@ -93,6 +97,10 @@ struct probe_plan {
 	int n_probes;	      /* probes attaching the plan makes */
 	bool symtab, dynsym;  /* which tables the interpreter file has */
 	size_t debug_symbols; /* .symtab entries of the debug file, 0 if none */
+	/* probe placement: set by probe_plan_place(); the measured costs, when calibrated */
+	bool placed;
+	enum probe_placement_policy placement;
+	const struct calibration *calibration;
 };
 
 /*
@@ -102,6 +110,18 @@ struct probe_plan {
  */
 int probe_plan_build(struct probe_plan *p, const struct py_target *t, enum gc_preference pref,
 		     bool launching);
+
+/*
+ * Choose each code hook's probe address (probe_placement.h). Until this runs,
+ * every probe sits at its site's entry. 0, or -errno when the file is unreadable.
+ */
+int probe_plan_place(struct probe_plan *p, enum probe_placement_policy policy);
+/* Attach measured per-class costs (or NULL) to the plan and its placed probes. */
+void probe_plan_set_calibration(struct probe_plan *p, const struct calibration *c);
+/* {"policy", "calibration"}: how the probes were placed, and what a hit costs. */
+json_t *probe_plan_placement_json(const struct probe_plan *p);
+/* The cost classes of the probes a recording attaches: a mask of 1 << enum probe_cost_class. */
+unsigned probe_plan_cost_classes(const struct probe_plan *p, bool with_alloc);
 
 void probe_plan_print(FILE *out, const struct probe_plan *p);
 json_t *probe_plan_to_json(const struct probe_plan *p);

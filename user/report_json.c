@@ -112,6 +112,8 @@ json_t *recording_to_json(const struct recording *r)
 	target = json_pack("{s:i, s:s, s:s, s:s, s:o}", "pid", (int)r->pid, "python_version",
 			   t->version_str, "binary", t->path, "executable", t->exe, "probes",
 			   probe_plan_attached_json(r->plan, r->alloc.enabled));
+	if (target && r->plan->placed)
+		json_object_set_new(target, "probe_placement", probe_plan_placement_json(r->plan));
 	gc = json_pack("{s:o, s:s?, s:o, s:o, s:o}", "thresholds",
 		       int3_or_null(g->thresholds, g->thresholds_known), "thresholds_source",
 		       g->thresholds_source, "counts_at_start",
