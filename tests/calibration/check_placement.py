@@ -7,8 +7,9 @@ hook where binutils' objdump says the rule leads: the first instruction the
 kernel emulates (push of a register, NOP, jmp/jcc/call with a relative target),
 every call reaching it (no branch before it, no jump into the skipped bytes from
 inside the function) and no earlier write to a register the hook's program
-reads (%rdi; %rsi too for the allocators taking an item count). Return-probed
-and USDT sites stay at +0. No root needed.
+reads (%rdi for _Py_NewReference and the deallocators, none for the arena hooks). Return-probed
+and USDT sites stay at +0, and so do the typed allocators (they are return-probed in
+full mode). No root needed.
 
 --python PY: record the same workload twice, probes at the chosen addresses and
 at the entry (--probe-placement entry): both must count exactly the instances
@@ -35,7 +36,9 @@ FAMILIES = {
     "rsi": {"rsi", "esi", "si", "sil"},
 }
 # what each hook's BPF program reads (bpf/pyobjlife.bpf.c); None: the site cannot move
-NEEDS = {"_Py_NewReference": ["rdi"], "alloc(type, n)": ["rdi", "rsi"], "alloc(type)": ["rdi"]}
+# the typed allocators stay at +0: their return probe traps at the entry anyway
+NEEDS = {"_Py_NewReference": ["rdi"], "tp_dealloc": ["rdi"], "arena_alloc": [],
+         "arena_free": []}
 INSN = re.compile(r"^\s*([0-9a-f]+):\t([0-9a-f ]+)\t(\S+)\s*(.*)$")
 SCAN_MAX = 16
 
