@@ -10,7 +10,8 @@ function (automatic collection is off). The recording must report exactly:
 deallocations / cycle_collected / alive_at_end and the generation at death per
 site, the leaking site as the top leak candidate, that type growing in the
 oldest generation's census, and the collecting function on top of the
-collections' stacks (GC blame) with every full collection accounted.
+collections' stacks (GC blame) with every full collection accounted, also in
+the folded flamegraph written with --weight gc-pause.
 Exit 0 pass, 1 fail, 77 skip.
 """
 import argparse
@@ -89,6 +90,21 @@ def check_blame(rec, oracle, problems):
         problems.append(f"full collections blamed on {top}, expected {want}")
 
 
+def check_gc_pause_flamegraph(folded, oracle, problems):
+    """`--weight gc-pause`: the function under the generation-2 marker, weighted by pause."""
+    by_caller = {}
+    for line in open(folded):
+        frames, weight = line.rstrip("\n").rsplit(" ", 1)
+        frames = frames.split(";")
+        if frames[-1] == "[generation 2]" and len(frames) > 1:
+            by_caller[frames[-2]] = by_caller.get(frames[-2], 0) + int(weight)
+    want = oracle["full_trigger"]
+    label = f"{want['function']} ({WORKLOAD}:{want['line']})"
+    top = max(by_caller, key=by_caller.get) if by_caller else None
+    if top != label:
+        problems.append(f"gc-pause flamegraph: {top} on top of generation 2, expected {label}")
+
+
 def check_heap(rec, problems):
     heap = rec["heap_timeline"]
     if len(heap) < 2 or not all(h["rss_bytes"] > 0 for h in heap):
@@ -110,15 +126,18 @@ def main():
         skip(f"{args.python} is not installed")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "rec.json")
-        cmd = [args.pyobjlife, "record", "--mode", "full", "--census-interval", "0", "-o", out]
+        folded = os.path.join(tmp, "gc-pause.folded")
+        cmd = [args.pyobjlife, "record", "--mode", "full", "--census-interval", "0", "-o", out,
+               "-o", folded, "--weight", "gc-pause"]
         rc, stderr, oracle = record_workload([args.python, WORKLOAD], dict(os.environ), cmd,
                                              stop_timeout=120)
         if rc != 0:
             fail(f"pyobjlife exited {rc}: {stderr}")
         rec = json.load(open(out))
+        problems = []
+        check_gc_pause_flamegraph(folded, oracle, problems)
     if "followed" not in json.dumps(rec["lifecycle"]):
         fail(f"no lifecycle data: {rec.get('lifecycle')}")
-    problems = []
     check_sites(rec, oracle, problems)
     check_leaks(rec, oracle, problems)
     check_blame(rec, oracle, problems)
