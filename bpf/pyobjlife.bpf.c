@@ -878,7 +878,7 @@ static long census_one(__u32 i, void *arg)
 }
 
 static __always_inline void census_generation(const struct target_cfg *cfg, struct gc_agg *agg,
-					      __u64 gc, __u32 tgid, __u32 seq, __u32 gen)
+					      __u64 gc, __u32 tgid, __u32 seq, __u32 gen, __u64 now)
 {
 	struct census_walk w = {
 		.head = gc + cfg->generations_off + (__u64)gen * cfg->gen_stride,
@@ -902,7 +902,7 @@ static __always_inline void census_generation(const struct target_cfg *cfg, stru
 	}
 	e->kind = EV_CENSUS;
 	e->tgid = tgid;
-	e->t_ns = bpf_ktime_get_ns();
+	e->t_ns = now; /* one time for every generation of a census */
 	e->seq = seq;
 	e->generation = gen;
 	e->objects = w.reached_end && iterations > 0 ? iterations - 1 : iterations;
@@ -933,12 +933,12 @@ static __always_inline void take_census(const struct target_cfg *cfg, struct gc_
 	seq = (__u32)__sync_fetch_and_add(&q->census_seq, 1) + 1;
 	if (young) {
 		q->census_young_ns = now;
-		census_generation(cfg, agg, gc, tgid, seq, 0);
-		census_generation(cfg, agg, gc, tgid, seq, 1);
+		census_generation(cfg, agg, gc, tgid, seq, 0, now);
+		census_generation(cfg, agg, gc, tgid, seq, 1, now);
 	}
 	if (full) {
 		q->census_full_ns = now;
-		census_generation(cfg, agg, gc, tgid, seq, 2);
+		census_generation(cfg, agg, gc, tgid, seq, 2, now);
 	}
 }
 

@@ -216,10 +216,13 @@ static void print_census_growth(FILE *out, const json_t *rec, size_t top)
 	size_t i, nf, nl, n;
 	json_t *e;
 
+	/* the first and last censuses of generation 2; young-only censuses come between */
 	json_array_foreach(census, i, e)
 	{
 		uint64_t t = ju64(e, "t_ns");
 
+		if (ju64(e, "generation") != 2)
+			continue;
 		t0 = t < t0 ? t : t0;
 		t1 = t > t1 ? t : t1;
 	}

@@ -105,6 +105,26 @@ def check_gc_pause_flamegraph(folded, oracle, problems):
         problems.append(f"gc-pause flamegraph: {top} on top of generation 2, expected {label}")
 
 
+def first_row_type(text, heading):
+    """The TYPE column of the first row under a section of the text report."""
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        if line.startswith(heading) and i + 2 < len(lines):
+            header = lines[i + 1]
+            return lines[i + 2][header.index("TYPE"):].split()[0]
+    return None
+
+
+def check_text_report(args, out, problems):
+    import subprocess
+    text = subprocess.run([args.pyobjlife, "report", out], capture_output=True, text=True,
+                          check=True).stdout
+    for heading in ("Leak candidates", "Census growth"):
+        top = first_row_type(text, heading)
+        if top != "Leaky":
+            problems.append(f"text report: {heading!r} starts with {top}, expected Leaky")
+
+
 def check_heap(rec, problems):
     heap = rec["heap_timeline"]
     if len(heap) < 2 or not all(h["rss_bytes"] > 0 for h in heap):
@@ -136,6 +156,7 @@ def main():
         rec = json.load(open(out))
         problems = []
         check_gc_pause_flamegraph(folded, oracle, problems)
+        check_text_report(args, out, problems)
     if "followed" not in json.dumps(rec["lifecycle"]):
         fail(f"no lifecycle data: {rec.get('lifecycle')}")
     check_sites(rec, oracle, problems)
