@@ -14,6 +14,7 @@ enum command {
 	CMD_RECORD,
 	CMD_GC,
 	CMD_PROBES,
+	CMD_TOP,
 };
 
 struct cli {
@@ -36,6 +37,7 @@ struct cli {
 	unsigned max_live;					/* --max-live */
 	double census_full_interval_s, census_young_interval_s; /* < 0: default */
 	unsigned census_max_objects;
+	double interval_s; /* top --interval: seconds between refreshes */
 };
 
 /* Parse argv; returns 0, or the exit code to leave with (help: 0, usage: 64). */
