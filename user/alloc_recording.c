@@ -196,11 +196,16 @@ static const struct code_location lost_stack_leaf = { .file = "<unknown>",
 						      .function = "<stack not recorded>",
 						      .line = -1 };
 
+static const struct code_location *leaf_of_stack(const struct resolved_stack *st)
+{
+	if (!st || st->unavailable)
+		return &lost_stack_leaf;
+	return st->depth ? &st->frames[0] : &no_frame_leaf;
+}
+
 static const struct code_location *leaf_of(const struct alloc_row *row)
 {
-	if (!row->stack || row->stack->unavailable)
-		return &lost_stack_leaf;
-	return row->stack->depth ? &row->stack->frames[0] : &no_frame_leaf;
+	return leaf_of_stack(row->stack);
 }
 
 static int cmp_ptr(const void *x, const void *y)
@@ -419,4 +424,15 @@ int alloc_recording_collect(struct alloc_recording *r, const struct alloc_maps *
 		return err;
 	qsort(r->rows, r->n_rows, sizeof(*r->rows), by_allocations);
 	return build_sites(r);
+}
+
+const struct code_location *alloc_recording_leaf(struct alloc_recording *r, int stacks_fd,
+						 uint64_t stack_id)
+{
+	return leaf_of_stack(resolve_stack(r, stacks_fd, stack_id));
+}
+
+const char *alloc_recording_type_name(struct alloc_recording *r, uint64_t type)
+{
+	return type_name(r, type);
 }

@@ -95,6 +95,14 @@ void alloc_recording_on_census(struct alloc_recording *r, int census_fd,
 			       const struct census_event *e, uint64_t t0_ns);
 
 /*
+ * Names for a live view: the leaf frame a site is named after (the stack is
+ * named now if it is new), and a type's name; valid until alloc_recording_free().
+ */
+const struct code_location *alloc_recording_leaf(struct alloc_recording *r, int stacks_fd,
+						 uint64_t stack_id);
+const char *alloc_recording_type_name(struct alloc_recording *r, uint64_t type);
+
+/*
  * Read every count of the target, the objects still alive and the collections'
  * stacks; name what is left; build the rows and sites. 0 or -errno.
  */

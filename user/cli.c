@@ -33,6 +33,7 @@ enum {
 	OPT_TOP,
 	OPT_PLACEMENT,
 	OPT_CALIBRATE,
+	OPT_INTERVAL,
 };
 
 #define EXIT_STATUS_DOC                                                                            \
@@ -170,6 +171,26 @@ static const struct argp_option probes_options[] = {
 	{},
 };
 
+static const struct argp_option top_options[] = {
+	{ "interval", OPT_INTERVAL, "SECONDS", 0, "Refresh every SECONDS (default 1)", 2 },
+	{},
+};
+
+static const char top_doc[] =
+	"A live view of a running CPython process in the terminal, refreshed every second: the "
+	"allocation sites allocating the most per second (--mode full), live objects by type "
+	"and generation from the collector's census (--mode full), collections and pauses per "
+	"generation, the events lost, and the probes' estimated overhead.\n\n"
+	"Keys: s cycles the sort of the sites (rate, total, bytes), g the generation the live "
+	"objects are sorted by, p pauses the refresh, q quits. Ctrl-C, SIGTERM and the "
+	"target's exit end it too; the probes are detached and the terminal restored.\n\n"
+	"USAGE:\n"
+	"  pyobjlife top -p PID [--mode gc|full] [--interval SECONDS]\n\n"
+	"EXAMPLES:\n"
+	"  pyobjlife top -p 1234 --mode full    # allocation sites, live objects, collections\n"
+	"  pyobjlife top -p 1234                # collections and pauses only (cheap)\n"
+	"\v" EXIT_STATUS_DOC;
+
 static const char record_doc[] =
 	"Record the garbage collector of a running CPython process, or of a command launched "
 	"under pyobjlife, until the duration ends, Ctrl-C, SIGTERM or the target's exit. "
@@ -242,6 +263,7 @@ static const char main_doc[] =
 	"  gc       live view of collections, histograms at the end\n"
 	"  probes   show the interpreter found and where each probe would go\n"
 	"  report   render a saved recording (JSON) as text, SVG, HTML, speedscope, pprof\n\n"
+	"  top      live terminal view of a process: sites, live objects, collections\n\n"
 	"Run `pyobjlife COMMAND --help` for a command's options.\n"
 	"\v" EXIT_STATUS_DOC;
 
@@ -397,6 +419,13 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case OPT_CALIBRATE:
 		c->calibrate = true;
 		break;
+	case OPT_INTERVAL:
+		errno = 0;
+		d = strtod(arg, &end);
+		if (errno || end == arg || *end || !(d >= 0.1) || d > 3600)
+			argp_error(state, "invalid --interval '%s' (seconds, 0.1 to 3600)", arg);
+		c->interval_s = d;
+		break;
 	case ARGP_KEY_ARG:
 		if (c->cmd == CMD_REPORT && !c->input) {
 			c->input = arg;
@@ -404,6 +433,9 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		}
 		if (c->cmd == CMD_PROBES || c->cmd == CMD_REPORT)
 			argp_error(state, "unexpected argument '%s'", arg);
+		if (c->cmd == CMD_TOP)
+			argp_error(state,
+				   "top watches a running process: give -p PID, not a command");
 		/* the command to launch: everything from here on is its own */
 		c->command_argv = &state->argv[state->next - 1];
 		state->next = state->argc;
@@ -415,6 +447,9 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		} else if (c->cmd == CMD_PROBES) {
 			if (!!c->pid == !!c->binary)
 				argp_error(state, "give exactly one of -p PID or --binary PATH");
+		} else if (c->cmd == CMD_TOP) {
+			if (!c->pid)
+				argp_error(state, "give -p PID");
 		} else if (!!c->pid == !!c->command_argv) {
 			argp_error(state, "give exactly one of -p PID or -- CMD [ARGS...]");
 		}
@@ -430,6 +465,8 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 			c->census_full_interval_s = 10;
 		if (c->census_young_interval_s < 0)
 			c->census_young_interval_s = 1;
+		if (!c->interval_s)
+			c->interval_s = 1;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -450,6 +487,13 @@ static const struct argp session_argp = {
 static const struct argp_child record_children[] = {
 	{ &target_argp, 0, "Target:", 1 },
 	{ &session_argp, 0, "Recording:", 2 },
+	{ &common_argp, 0, "General:", 10 },
+	{},
+};
+
+static const struct argp_child top_children[] = {
+	{ &target_argp, 0, "Target:", 1 },
+	{ &session_argp, 0, "Session:", 2 },
 	{ &common_argp, 0, "General:", 10 },
 	{},
 };
@@ -483,6 +527,8 @@ static const struct argp_child report_children[] = {
 };
 static const struct argp report_argp = { report_options,  parse_common, "REC.json", report_doc,
 					 report_children, NULL,		NULL };
+static const struct argp top_argp = { top_options,  parse_common, "-p PID", top_doc,
+				      top_children, NULL,	  NULL };
 static const struct argp main_argp = {
 	NULL, NULL, "COMMAND [OPTIONS]", main_doc, NULL, NULL, NULL
 };
@@ -494,10 +540,9 @@ int cli_parse(int argc, char **argv, struct cli *c)
 		enum command cmd;
 		const struct argp *argp;
 	} commands[] = {
-		{ "record", CMD_RECORD, &record_argp },
-		{ "gc", CMD_GC, &gc_argp },
-		{ "probes", CMD_PROBES, &probes_argp },
-		{ "report", CMD_REPORT, &report_argp },
+		{ "record", CMD_RECORD, &record_argp }, { "gc", CMD_GC, &gc_argp },
+		{ "probes", CMD_PROBES, &probes_argp }, { "report", CMD_REPORT, &report_argp },
+		{ "top", CMD_TOP, &top_argp },
 	};
 	char prog[64];
 
@@ -509,7 +554,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
 		/* only --help, --usage and --version reach here; anything else is a usage error */
 		argp_parse(&main_argp, argc, argv, 0, NULL, c);
 		fprintf(stderr,
-			"pyobjlife: error: a command is needed (record, gc, probes, report); "
+			"pyobjlife: error: a command is needed (record, gc, top, probes, report); "
 			"see pyobjlife --help\n");
 		return EXIT_USAGE;
 	}
@@ -525,7 +570,7 @@ int cli_parse(int argc, char **argv, struct cli *c)
 		return 0;
 	}
 	fprintf(stderr,
-		"pyobjlife: error: unknown command '%s' (record, gc, probes, report); see "
+		"pyobjlife: error: unknown command '%s' (record, gc, top, probes, report); see "
 		"pyobjlife --help\n",
 		argv[1]);
 	return EXIT_USAGE;

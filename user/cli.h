@@ -15,6 +15,7 @@ enum command {
 	CMD_GC,
 	CMD_PROBES,
 	CMD_REPORT,
+	CMD_TOP,
 };
 
 #define CLI_MAX_OUTPUTS 8
@@ -46,6 +47,7 @@ struct cli {
 
 	enum probe_placement_policy placement; /* --probe-placement */
 	bool calibrate;			       /* probes --calibrate */
+	double interval_s;		       /* top --interval: seconds between refreshes */
 };
 
 /* Parse argv; returns 0, or the exit code to leave with (help: 0, usage: 64). */

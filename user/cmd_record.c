@@ -19,6 +19,7 @@
 #include "log.h"
 #include "output_file.h"
 #include "proc.h"
+#include "progress.h"
 #include "recording.h"
 #include "render.h"
 #include "spawn.h"
@@ -40,6 +41,7 @@ struct session {
 	enum output_format formats[CLI_MAX_OUTPUTS]; /* per -o; [0] for stdout without -o */
 	struct recording rec;
 	struct calibration calib;
+	const struct session_observer *observer; /* a live view: top, the progress line */
 };
 
 static void on_stop_signal(int sig)
@@ -330,40 +332,95 @@ static void sample_heap(struct session *s, bool force)
 	heap_timeline_sample(&s->rec.heap, s->rec.pid, t, a.arenas_allocated, a.arenas_freed);
 }
 
+static struct session_view view_of(struct session *s)
+{
+	return (struct session_view){ .plan = &s->plan,
+				      .bpf = &s->bpf,
+				      .rec = &s->rec,
+				      .elapsed_ns = monotonic_ns() - s->rec.gc.t0_ns };
+}
+
+static int observer_started(struct session *s)
+{
+	const struct session_observer *o = s->observer;
+	struct session_view v;
+
+	if (!o || !o->started)
+		return 0;
+	v = view_of(s);
+	return o->started(o->ctx, &v);
+}
+
+/* The observer's reason to stop now, or NULL. */
+static const char *observer_polled(struct session *s)
+{
+	const struct session_observer *o = s->observer;
+	struct session_view v;
+
+	if (!o || !o->polled)
+		return NULL;
+	v = view_of(s);
+	return o->polled(o->ctx, &v);
+}
+
+static void observer_ended(struct session *s)
+{
+	const struct session_observer *o = s->observer;
+	struct session_view v;
+
+	if (!o || !o->ended)
+		return;
+	v = view_of(s);
+	o->ended(o->ctx, &v);
+}
+
+/* Why the session stops after this poll, or NULL to go on. */
+static const char *stop_reason(struct session *s, uint64_t start, uint64_t limit)
+{
+	if (stop_signal)
+		return "interrupted";
+	if (limit && monotonic_ns() - start >= limit)
+		return "duration elapsed";
+	if (target_gone(s))
+		return "target exited";
+	return observer_polled(s);
+}
+
 static int run_until_stopped(struct session *s)
 {
 	uint64_t start = monotonic_ns(), limit = (uint64_t)(s->cli->duration_s * 1e9);
+	bool poll_failed = false;
+	int err = 0, rc;
 
 	s->pidfd = s->launched ? -1 : (int)syscall(SYS_pidfd_open, s->rec.pid, 0);
-	for (;;) {
+	rc = observer_started(s);
+	while (!rc) {
 		/* the BPF side wakes us only when the ring fills: drain it every interval */
-		int err = ring_buffer__poll(s->bpf.rb, POLL_INTERVAL_MS);
-
+		err = ring_buffer__poll(s->bpf.rb, POLL_INTERVAL_MS);
 		if (s->rec.alloc.enabled)
 			alloc_recording_next_batch(&s->rec.alloc);
 		sample_heap(s, false);
 		if (err >= 0)
 			err = ring_buffer__consume(s->bpf.rb);
 		if (err < 0 && err != -EINTR) {
-			pr_err("ring buffer poll failed: %s", strerror(-err));
-			return EXIT_RUNTIME;
-		}
-		if (stop_signal) {
-			s->rec.end_reason = "interrupted";
+			s->rec.end_reason = "ring buffer poll failed";
+			poll_failed = true;
 			break;
 		}
-		if (limit && monotonic_ns() - start >= limit) {
-			s->rec.end_reason = "duration elapsed";
+		s->rec.end_reason = stop_reason(s, start, limit);
+		if (s->rec.end_reason)
 			break;
-		}
-		if (target_gone(s)) {
-			s->rec.end_reason = "target exited";
-			break;
-		}
 	}
+	/* a view that started is told, also on failure: it gives the terminal back first */
+	if (s->rec.end_reason)
+		observer_ended(s);
 	if (s->pidfd >= 0)
 		close(s->pidfd);
-	return 0;
+	if (poll_failed) {
+		pr_err("ring buffer poll failed: %s", strerror(-err));
+		return EXIT_RUNTIME;
+	}
+	return rc;
 }
 
 static void finish(struct session *s)
@@ -489,31 +546,28 @@ static int write_outputs(struct session *s)
 	return rc;
 }
 
-int cmd_record(const struct cli *c)
+static struct session *session_new(const struct cli *c)
 {
 	struct session *s = calloc(1, sizeof(*s));
-	char why[512];
-	int rc;
 
 	if (!s) {
 		pr_err("out of memory");
-		return EXIT_RUNTIME;
+		return NULL;
 	}
 	s->cli = c;
 	s->live = c->cmd == CMD_GC;
 	s->child.go_fd = -1;
 	s->rec.plan = &s->plan;
 	s->rec.mode = c->full_mode ? "full" : "gc";
-	rc = resolve_formats(s);
-	for (unsigned i = 0; !rc && i < c->n_outputs; i++) {
-		if (output_file_precheck(c->outputs[i], why, sizeof(why))) {
-			pr_err("%s", why);
-			rc = EXIT_OUTPUT;
-		}
-	}
+	return s;
+}
+
+/* Everything up to the probes in place: the checks, the plan, the signals, the attach. */
+static int session_begin(struct session *s)
+{
 	/* privileges first: without them the target's maps are unreadable anyway */
-	if (!rc)
-		rc = check_environment(c);
+	int rc = check_environment(s->cli);
+
 	if (!rc)
 		rc = discover(s);
 	if (!rc && install_signal_handlers()) {
@@ -524,13 +578,11 @@ int cmd_record(const struct cli *c)
 		calibrate(s);
 	if (!rc)
 		rc = attach(s);
-	if (!rc)
-		rc = run_until_stopped(s);
-	if (!rc) {
-		finish(s);
-		warn_about_losses(s);
-		rc = write_outputs(s);
-	}
+	return rc;
+}
+
+static void session_free(struct session *s)
+{
 	/* a held child never ran: end it; a released one is the user's and keeps running */
 	if (s->child.pid > 0 && s->child.go_fd >= 0)
 		spawn_abort(&s->child);
@@ -541,5 +593,52 @@ int cmd_record(const struct cli *c)
 	if (s->rec.alloc.enabled)
 		alloc_recording_free(&s->rec.alloc);
 	free(s);
+}
+
+int cmd_record(const struct cli *c)
+{
+	struct session *s = session_new(c);
+	struct session_observer status;
+	struct progress progress;
+	char why[512];
+	int rc;
+
+	if (!s)
+		return EXIT_RUNTIME;
+	rc = resolve_formats(s);
+	for (unsigned i = 0; !rc && i < c->n_outputs; i++) {
+		if (output_file_precheck(c->outputs[i], why, sizeof(why))) {
+			pr_err("%s", why);
+			rc = EXIT_OUTPUT;
+		}
+	}
+	if (!rc && c->cmd == CMD_RECORD && progress_wanted())
+		s->observer = progress_observer(&progress, &status);
+	if (!rc)
+		rc = session_begin(s);
+	if (!rc)
+		rc = run_until_stopped(s);
+	if (!rc) {
+		finish(s);
+		warn_about_losses(s);
+		rc = write_outputs(s);
+	}
+	session_free(s);
+	return rc;
+}
+
+int session_watch(const struct cli *c, const struct session_observer *o)
+{
+	struct session *s = session_new(c);
+	int rc;
+
+	if (!s)
+		return EXIT_RUNTIME;
+	s->observer = o;
+	rc = session_begin(s);
+	if (!rc)
+		rc = run_until_stopped(s);
+	/* closing the session detaches every probe */
+	session_free(s);
 	return rc;
 }

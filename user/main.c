@@ -23,6 +23,8 @@ int main(int argc, char **argv)
 	case CMD_RECORD:
 	case CMD_GC:
 		return cmd_record(&c);
+	case CMD_TOP:
+		return cmd_top(&c);
 	default:
 		return EXIT_USAGE;
 	}

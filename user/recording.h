@@ -40,4 +40,7 @@ bool recording_agrees_with_target(const struct recording *r);
 /* One line for the live `gc` view. */
 void gc_collection_print(FILE *out, const struct gc_collection *c);
 
+/* "12.3 ms": a duration for people (the text report, top). */
+void format_ns(uint64_t ns, char *buf, size_t cap);
+
 #endif
