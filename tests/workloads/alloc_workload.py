@@ -12,6 +12,8 @@ import os
 import sys
 import threading
 
+from markers import function_name, markers
+
 DEEP_RECURSION = int(os.environ.get("ALLOC_WORKLOAD_DEPTH", "60"))
 COUNTS = {"SiteMain": 1234, "SiteNested": 567, "SiteMethod": 89, "SiteWorker": 321,
           "SiteDeep": 7}
@@ -97,24 +99,10 @@ def run():
     deep(DEEP_RECURSION)
 
 
-def markers():
-    """Line of each `# SITE:` / `# CALL:` marker in this file."""
-    found = {}
-    with open(__file__) as f:
-        for lineno, text in enumerate(f, 1):
-            for tag in ("# SITE:", "# CALL:"):
-                if tag in text and "found" not in text:
-                    found[text.split(tag)[1].strip()] = lineno
-    return found
-
-
-def function_name(fn):
-    code = fn.__code__
-    return getattr(code, "co_qualname", code.co_name)  # 3.11+: qualified names
 
 
 def expectations():
-    lines = markers()
+    lines = markers(__file__)
     where = {"SiteMain": make_main, "SiteNested": make_nested, "SiteMethod": Maker.build,
              "SiteWorker": make_worker, "SiteDeep": deep_leaf}
     samples = {"SiteMain": SiteMain(), "SiteNested": SiteNested(), "SiteMethod": SiteMethod(),

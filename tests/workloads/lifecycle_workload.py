@@ -17,6 +17,8 @@ import gc
 import json
 import sys
 
+from markers import function_name, markers
+
 N_REF, N_CYCLE, N_KEPT, N_LEAKY, LEAK_ROUNDS = 1500, 400, 700, 1200, 4
 
 
@@ -101,23 +103,10 @@ def run():
         trigger_full()
 
 
-def markers():
-    found = {}
-    with open(__file__) as f:
-        for lineno, text in enumerate(f, 1):
-            for tag in ("# SITE:", "# CALL:"):
-                if tag in text and "found" not in text:
-                    found[text.split(tag)[1].strip()] = lineno
-    return found
-
-
-def function_name(fn):
-    code = fn.__code__
-    return getattr(code, "co_qualname", code.co_name)
 
 
 def expectations():
-    lines = markers()
+    lines = markers(__file__)
 
     def site(name, fn, dealloc, cycle, alive, gens, survived_full):
         return {"file": __file__, "line": lines[name], "function": function_name(fn),
