@@ -49,6 +49,8 @@ SCHEMA = "pyobjlife-bench/1"
 SCALES = {"small": 0.1, "default": 1.0}
 RUN_TIMEOUT = 900        # seconds for one run; full mode slows a workload several times
 ATTACH_TIMEOUT = 60      # seconds for an attaching tool to become ready
+PROBE_FUNCTION = "pyobjlife_bench_probe"   # what an attaching tool must see in a trial run
+PROBE_COLLECTIONS = 5
 
 
 class RunError(Exception):
@@ -96,6 +98,10 @@ ATTACH_TOOLS = {
         "ready_line": re.compile(r"^Tracing garbage collections"),
         "stop": "sigint",
         "env": {"PYTHONUNBUFFERED": "1"},
+        # one "START TIME DESCRIPTION" line per collection
+        "sees_probe": lambda text: len(re.findall(r"(?m)^\d+\.\d+ +\d+\.\d+ ", text))
+        >= PROBE_COLLECTIONS,
+        "expected": "a line for each of the probe target's gc.collect() calls",
     },
     "austin": {
         # frame stack sampler; with -o it writes samples (idle ones too) once attached
@@ -104,6 +110,9 @@ ATTACH_TOOLS = {
         "ready_line": None,
         "stop": "exits with target",
         "env": {},
+        # an austin too old for the interpreter attaches and samples, but finds no frames
+        "sees_probe": lambda text: PROBE_FUNCTION in text,
+        "expected": f"the probe target's function {PROBE_FUNCTION}() in its samples",
     },
 }
 
@@ -222,10 +231,19 @@ def check_attach_tool(cfg, ctx):
 AVAILABILITY = {"plain": lambda cfg, ctx: None, "pyobjlife": check_pyobjlife,
                 "attach": check_attach_tool, "sampled": check_sampled}
 
-PROBE_TARGET = ("import sys, time\n"
-                "sys.stdout.write('ready\\n'); sys.stdout.flush(); sys.stdin.readline()\n"
-                "t = time.perf_counter()\n"
-                "while time.perf_counter() - t < 0.5: [object() for _ in range(1000)]\n")
+PROBE_TARGET = f"""import gc, sys, time
+sys.stdout.write("ready\\n"); sys.stdout.flush(); sys.stdin.readline()
+def {PROBE_FUNCTION}():
+    t = time.perf_counter()
+    for _ in range({PROBE_COLLECTIONS}):
+        for _ in range(1000):
+            a = []
+            a.append(a)
+        gc.collect()
+    while time.perf_counter() - t < 0.5:
+        [object() for _ in range(1000)]
+{PROBE_FUNCTION}()
+"""
 
 
 def probe_attach_tool(cfg, python):
@@ -236,12 +254,21 @@ def probe_attach_tool(cfg, python):
                                   stdout=subprocess.PIPE, text=True)
         try:
             attached = attach_and_go(cfg, target, tmp)
-            target.wait(60)
-            stop_tool(cfg, attached)
+            try:
+                target.wait(60)
+            except subprocess.TimeoutExpired:
+                raise RunError("the probe target did not finish with the tool attached")
+            finally:
+                produced = stop_tool(cfg, attached)
         finally:
             if target.poll() is None:
                 target.kill()
                 target.wait()
+        with open(produced, errors="replace") as f:
+            spec = ATTACH_TOOLS[cfg["tool"]]
+            if not spec["sees_probe"](f.read()):
+                raise RunError(f"{cfg['tool']} ran but its output lacks {spec['expected']} "
+                               "(too old for this Python?)")
 
 
 # ---- one run ----------------------------------------------------------------------------
@@ -262,7 +289,7 @@ def tail(path):
             text = [t.strip() for t in f if t.strip() and not t.startswith((" ", "Traceback"))]
     except OSError:
         return ""
-    return " | ".join(text if len(text) <= 3 else text[:2] + text[-1:])
+    return " / ".join(text if len(text) <= 3 else text[:2] + text[-1:])
 
 
 def workload_cmd(ctx, cfg, workload, python_args=()):
@@ -402,6 +429,7 @@ def stop_tool(cfg, attached):
     produced = attached["out"] if spec["ready_line"] is None else attached["log"]
     if not os.path.exists(produced) or os.path.getsize(produced) == 0:
         raise RunError(f"{cfg['tool']} produced no output")
+    return produced
 
 
 def run_attach(cfg, ctx, workload, env, tmp):
@@ -585,7 +613,8 @@ def markdown(doc):
            "| configuration | " + " | ".join(workloads) + " | geo mean | max | notes |",
            "|---|" + "---:|" * (len(workloads) + 2) + "---|"]
     for name, s in doc["summary"].items():
-        out.append(f"| {name} | " + " | ".join(table_cells(doc, name, s, workloads)) + " |")
+        cells = [c.replace("|", "\\|") for c in table_cells(doc, name, s, workloads)]
+        out.append(f"| {name} | " + " | ".join(cells) + " |")
     if doc["errors"]:
         out += ["", "Errors:"] + [f"- {e}" for e in doc["errors"]]
     return "\n".join(out) + "\n"
