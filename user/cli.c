@@ -80,7 +80,7 @@ static const struct argp_option session_options[] = {
 	  "object allocation, counted per Python stack and type, the objects followed to their "
 	  "death (by reference count or by the collector, lifetime, generation), a census of "
 	  "live GC objects by type, and the stacks that trigger collections (slows the target "
-	  "several times: use on test hosts or for short windows)",
+	  "by 100x or more on allocation-heavy code: use on test hosts or for short windows)",
 	  2 },
 	{ "stack-depth", OPT_STACK_DEPTH, "N", 0,
 	  "Python frames kept per stack, leaf first (default 64, at most 128); deeper stacks "
