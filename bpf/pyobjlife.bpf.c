@@ -446,35 +446,32 @@ static __always_inline void announce_key(struct alloc_agg *agg, const struct all
 	submit_lazily(e);
 }
 
-static __always_inline void count_allocation(struct alloc_agg *agg, const struct alloc_key *key,
-					     __s64 size)
+/* The (stack, type) counter the allocation went to, or NULL when it was lost. */
+static __always_inline struct alloc_count *count_allocation(struct alloc_agg *agg,
+							    const struct alloc_key *key, __s64 size)
 {
+	/* the rest of a new counter, lifecycle included, starts at zero */
 	struct alloc_count *c, init = { .allocations = 1, .bytes = size > 0 ? size : 0 };
-
-	__builtin_memset(init.lifetime_hist, 0, sizeof(init.lifetime_hist));
-	int err;
+	bool inserted = false;
 
 	c = bpf_map_lookup_elem(&alloc_counts, key);
 	if (!c) {
-		err = bpf_map_update_elem(&alloc_counts, key, &init, BPF_NOEXIST);
-		if (!err) {
+		inserted = !bpf_map_update_elem(&alloc_counts, key, &init, BPF_NOEXIST);
+		if (inserted)
 			announce_key(agg, key);
-			goto counted;
-		}
-		if (err != -EEXIST) {
-			__sync_fetch_and_add(&agg->counts_full, 1);
-			return;
-		}
+		/* ours, or the one another CPU inserted first */
 		c = bpf_map_lookup_elem(&alloc_counts, key);
 		if (!c) {
 			__sync_fetch_and_add(&agg->counts_full, 1);
-			return;
+			return NULL;
 		}
 	}
-	__sync_fetch_and_add(&c->allocations, 1);
-	__sync_fetch_and_add(&c->bytes, init.bytes);
-counted:
+	if (!inserted) {
+		__sync_fetch_and_add(&c->allocations, 1);
+		__sync_fetch_and_add(&c->bytes, init.bytes);
+	}
 	__sync_fetch_and_add(&agg->allocations, 1);
+	return c;
 }
 
 struct tag_ctx {
@@ -523,8 +520,8 @@ static __always_inline __u64 store_stack(struct alloc_agg *agg, __u64 id, struct
  */
 static __always_inline void follow_birth(struct pt_regs *ctx, const struct target_cfg *cfg,
 					 struct alloc_agg *agg, const struct alloc_key *key,
-					 __u64 op, const struct type_head *th, __s64 size,
-					 __u64 bias);
+					 struct alloc_count *c, __u64 op,
+					 const struct type_head *th, __s64 size, __u64 bias);
 
 static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 type, __s64 nitems,
 					 bool have_nitems)
@@ -535,6 +532,7 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 	struct target_cfg *cfg;
 	struct alloc_agg *agg;
 	__u64 runtime, bias, tstate, walked = 0;
+	struct alloc_count *counter;
 	struct type_head th;
 	__s64 size;
 
@@ -572,9 +570,10 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 			__sync_fetch_and_add(&agg->read_errors, 1);
 		key.stack_id = store_stack(agg, id, &sc->st, &cfg->walk);
 	}
-	count_allocation(agg, &key, size);
-	if (cfg->lifecycle)
-		follow_birth(ctx, cfg, agg, &key, op, &th, size, bias);
+	counter = count_allocation(agg, &key, size);
+	/* an allocation not counted is not followed either: its site has no row */
+	if (cfg->lifecycle && counter)
+		follow_birth(ctx, cfg, agg, &key, counter, op, &th, size, bias);
 	return 0;
 }
 
@@ -667,21 +666,25 @@ static __always_inline void stamp_birth(struct live_object *o, const struct gc_a
 	o->born_in_collection = q->started != q->ended;
 }
 
+/* `c`: the object's (stack, type) counter, NULL to look it up. */
 static __always_inline void put_live(struct alloc_agg *agg, __u32 tgid, __u64 addr,
-				     const struct live_object *o)
+				     const struct live_object *o, struct alloc_count *c)
 {
 	struct live_key k = { .addr = addr, .tgid = tgid };
-	struct alloc_count *c;
 	struct alloc_key key = { .stack_id = o->stack_id, .type = o->type, .tgid = tgid };
+	int err = bpf_map_update_elem(&live, &k, o, BPF_NOEXIST);
 
-	/* the address is still followed: the old object moved without a death (a resize) */
-	if (bpf_map_lookup_elem(&live, &k))
+	if (err == -EEXIST) {
+		/* the address is still followed: the old object moved without a death (a resize) */
 		__sync_fetch_and_add(&agg->reborn, 1);
-	if (bpf_map_update_elem(&live, &k, o, BPF_ANY)) {
+		err = bpf_map_update_elem(&live, &k, o, BPF_ANY);
+	}
+	if (err) {
 		__sync_fetch_and_add(&agg->live_full, 1);
 		return;
 	}
-	c = bpf_map_lookup_elem(&alloc_counts, &key);
+	if (!c)
+		c = bpf_map_lookup_elem(&alloc_counts, &key);
 	if (c)
 		__sync_fetch_and_add(&c->followed, 1);
 	__sync_fetch_and_add(&agg->followed, 1);
@@ -689,8 +692,8 @@ static __always_inline void put_live(struct alloc_agg *agg, __u32 tgid, __u64 ad
 
 static __always_inline void follow_birth(struct pt_regs *ctx, const struct target_cfg *cfg,
 					 struct alloc_agg *agg, const struct alloc_key *key,
-					 __u64 op, const struct type_head *th, __s64 size,
-					 __u64 bias)
+					 struct alloc_count *c, __u64 op,
+					 const struct type_head *th, __s64 size, __u64 bias)
 {
 	struct gc_agg *gagg = bpf_map_lookup_elem(&gc_aggs, &key->tgid);
 	struct live_object o = {
@@ -708,7 +711,7 @@ static __always_inline void follow_birth(struct pt_regs *ctx, const struct targe
 	}
 	stamp_birth(&o, gagg);
 	if (op) {
-		put_live(agg, key->tgid, op, &o);
+		put_live(agg, key->tgid, op, &o, c);
 	} else {
 		struct typed_call_key ck = { .sp = PT_REGS_SP(ctx),
 					     .tid = (__u32)bpf_get_current_pid_tgid() };
@@ -743,7 +746,7 @@ int uretprobe__alloc_typed(struct pt_regs *ctx)
 	if (op && gagg) {
 		/* a collection the allocator itself ran (3.11 collects synchronously) came first */
 		stamp_birth(&call->obj, gagg);
-		put_live(agg, tgid, op, &call->obj);
+		put_live(agg, tgid, op, &call->obj, NULL);
 	}
 	bpf_map_delete_elem(&typed_calls, &ck);
 	return 0;
