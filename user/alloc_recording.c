@@ -213,17 +213,23 @@ static int cmp_ptr(const void *x, const void *y)
 	return (uintptr_t)x < (uintptr_t)y ? -1 : (uintptr_t)x > (uintptr_t)y;
 }
 
-/* Groups equal sites together; names are interned, so equal names are equal pointers. */
+int site_key_compare(const struct site_key *a, const struct site_key *b)
+{
+	int c = cmp_ptr(a->file, b->file);
+
+	if (!c)
+		c = cmp_ptr(a->function, b->function);
+	if (!c)
+		c = a->line - b->line;
+	return c ? c : cmp_ptr(a->type, b->type);
+}
+
 static int site_identity(const void *a, const void *b)
 {
 	const struct alloc_site *x = a, *y = b;
-	int c = cmp_ptr(x->file, y->file);
 
-	if (!c)
-		c = cmp_ptr(x->function, y->function);
-	if (!c)
-		c = x->line - y->line;
-	return c ? c : cmp_ptr(x->type, y->type);
+	return site_key_compare(&(struct site_key){ x->file, x->function, x->type, x->line },
+				&(struct site_key){ y->file, y->function, y->type, y->line });
 }
 
 static int site_order(const void *a, const void *b)

@@ -33,6 +33,16 @@ struct alloc_row {
 	struct lifecycle_counts life;
 };
 
+/* What makes two sites one: names are interned by the symbolizer, so equal names are equal
+ * pointers. */
+struct site_key {
+	const char *file, *function, *type;
+	int line;
+};
+
+/* A total order that puts equal sites next to each other. */
+int site_key_compare(const struct site_key *a, const struct site_key *b);
+
 /* One leaf site and type: the sum of the rows sharing them. */
 struct alloc_site {
 	const char *file, *function, *type;

@@ -124,17 +124,12 @@ static int cmp_ptr(const void *x, const void *y)
 	return (uintptr_t)x < (uintptr_t)y ? -1 : (uintptr_t)x > (uintptr_t)y;
 }
 
-/* Names are interned by the recording's symbolizer: equal names are equal pointers. */
 static int site_identity(const void *a, const void *b)
 {
 	const struct top_site *x = a, *y = b;
-	int c = cmp_ptr(x->file, y->file);
 
-	if (!c)
-		c = cmp_ptr(x->function, y->function);
-	if (!c)
-		c = x->line - y->line;
-	return c ? c : cmp_ptr(x->type, y->type);
+	return site_key_compare(&(struct site_key){ x->file, x->function, x->type, x->line },
+				&(struct site_key){ y->file, y->function, y->type, y->line });
 }
 
 static int by_rate(const void *a, const void *b)
