@@ -443,7 +443,12 @@ static __always_inline void announce_key(struct alloc_agg *agg, const struct all
 	e->tgid = key->tgid;
 	e->stack_id = key->stack_id;
 	e->type = key->type;
-	submit_lazily(e);
+	/*
+	 * Woken at once, unlike collections: userspace must name the stack's code
+	 * objects while they exist, and a target about to exit frees them within
+	 * the poll interval. Once per (stack, type), so the wakeups stay few.
+	 */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
 /* The (stack, type) counter the allocation went to, or NULL when it was lost. */
