@@ -16,6 +16,21 @@ enum command {
 	CMD_PROBES,
 };
 
+/* What a recording traces (--mode). */
+enum record_mode {
+	MODE_UNSET,   /* not given: record samples, gc watches collections */
+	MODE_GC,      /* collections only */
+	MODE_SAMPLED, /* collections, and allocations in windows under an overhead budget */
+	MODE_FULL,    /* collections and every allocation */
+};
+
+/* How sampled windows attach their probes (--sampling-link). */
+enum sampling_link_pref {
+	SAMPLING_LINK_AUTO, /* uprobe_multi where the kernel has it */
+	SAMPLING_LINK_UPROBE_MULTI,
+	SAMPLING_LINK_PERF_EVENT,
+};
+
 struct cli {
 	enum command cmd;
 	pid_t pid;
@@ -28,15 +43,24 @@ struct cli {
 	const char *btf_path;
 	enum gc_preference gc_pref;
 	unsigned ringbuf_bytes;
-	bool full_mode;						/* --mode full: allocations too */
-	unsigned stack_depth;					/* --stack-depth */
-	unsigned max_stacks;					/* --max-stacks */
-	unsigned max_sites;					/* --max-sites */
-	enum stack_weight weight;				/* --weight, for folded output */
-	unsigned max_live;					/* --max-live */
+	enum record_mode mode;		       /* --mode, never MODE_UNSET after parsing */
+	bool mode_given;		       /* --mode was on the command line */
+	double overhead_percent;	       /* --overhead: sampled mode's budget */
+	enum sampling_link_pref sampling_link; /* --sampling-link */
+	unsigned stack_depth;		       /* --stack-depth */
+	unsigned max_stacks;		       /* --max-stacks */
+	unsigned max_sites;		       /* --max-sites */
+	enum stack_weight weight;	       /* --weight, for folded output */
+	unsigned max_live;		       /* --max-live */
 	double census_full_interval_s, census_young_interval_s; /* < 0: default */
 	unsigned census_max_objects;
 };
+
+/* Sampled and full modes trace allocations: stacks, sites, folded and pprof outputs. */
+static inline bool cli_records_allocations(const struct cli *c)
+{
+	return c->mode == MODE_SAMPLED || c->mode == MODE_FULL;
+}
 
 /* Parse argv; returns 0, or the exit code to leave with (help: 0, usage: 64). */
 int cli_parse(int argc, char **argv, struct cli *c);
