@@ -37,7 +37,8 @@ def main():
             for _ in range(a.runs):
                 t, n = one([py, WORK, str(a.requests)])
                 plain.append(t)
-                t, n = one([a.pyobjlife, "record", "-q", "-o", os.path.join(d, "r.json"), "--",
+                t, n = one([a.pyobjlife, "record", "--mode", "gc", "-q", "-o",
+                            os.path.join(d, "r.json"), "--",
                             py, WORK, str(a.requests)])
                 traced.append(t)
             p, t = statistics.median(plain), statistics.median(traced)

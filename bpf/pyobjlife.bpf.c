@@ -21,6 +21,23 @@
 #include "compat.bpf.h"
 #include "pyobjlife.h"
 #include "py_stack.bpf.h"
+#include "uprobe_multi_abi.h"
+
+/* uprobe_multi_abi.h restates what the old system <linux/bpf.h> lacks: check it here */
+#define SAME_OFFSET(field)                                                                         \
+	(__builtin_offsetof(union bpf_attr, link_create.uprobe_multi.field) ==                     \
+	 __builtin_offsetof(struct pyobjlife_uprobe_multi_attr, field))
+_Static_assert(BPF_TRACE_UPROBE_MULTI == PYOBJLIFE_BPF_TRACE_UPROBE_MULTI, "attach type");
+_Static_assert(BPF_F_UPROBE_MULTI_RETURN == PYOBJLIFE_BPF_F_UPROBE_MULTI_RETURN, "return flag");
+_Static_assert(__builtin_offsetof(union bpf_attr, link_create.attach_type) ==
+		       __builtin_offsetof(struct pyobjlife_uprobe_multi_attr, attach_type),
+	       "attach_type");
+_Static_assert(SAME_OFFSET(path) && SAME_OFFSET(offsets) && SAME_OFFSET(ref_ctr_offsets) &&
+		       SAME_OFFSET(cookies) && SAME_OFFSET(cnt) && SAME_OFFSET(pid),
+	       "uprobe_multi attribute layout");
+_Static_assert(__builtin_offsetof(union bpf_attr, link_create.uprobe_multi.flags) ==
+		       __builtin_offsetof(struct pyobjlife_uprobe_multi_attr, um_flags),
+	       "uprobe_multi flags");
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
@@ -548,6 +565,10 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 	sc = bpf_map_lookup_elem(&walk_scratch, &zero);
 	if (!cfg || !agg || !sc)
 		return 0;
+	__sync_fetch_and_add(&agg->hits_alloc, 1);
+	/* sampled mode between windows: the probe is being attached or detached */
+	if (!cfg->window_open)
+		return 0;
 	/* the cookie is the hook's link-time address: this works before userspace knows the bias */
 	bias = PT_REGS_IP(ctx) - bpf_get_attach_cookie(ctx);
 	runtime = cfg->runtime_vaddr + bias;
@@ -735,6 +756,7 @@ int uretprobe__alloc_typed(struct pt_regs *ctx)
 	struct typed_call_key ck = { .sp = PT_REGS_SP(ctx) - 8, .tid = (__u32)pid_tgid };
 	__u32 tgid = pid_tgid >> 32;
 	struct typed_call *call;
+	struct target_cfg *cfg;
 	struct alloc_agg *agg;
 	struct gc_agg *gagg;
 	__u64 op = PT_REGS_RC(ctx);
@@ -742,13 +764,16 @@ int uretprobe__alloc_typed(struct pt_regs *ctx)
 	agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
 	if (!agg)
 		return 0;
+	__sync_fetch_and_add(&agg->hits_return, 1);
 	call = bpf_map_lookup_elem(&typed_calls, &ck);
 	if (!call) {
 		/* an untraced type, or a call that began before we attached */
 		return 0;
 	}
 	gagg = bpf_map_lookup_elem(&gc_aggs, &tgid);
-	if (op && gagg) {
+	cfg = bpf_map_lookup_elem(&targets, &tgid);
+	/* a window that closed during the call: the object is counted, not followed */
+	if (op && gagg && cfg && cfg->window_open) {
 		/* a collection the allocator itself ran (3.11 collects synchronously) came first */
 		stamp_birth(&call->obj, gagg);
 		put_live(agg, tgid, op, &call->obj, NULL);
@@ -789,23 +814,31 @@ int uprobe__dealloc(struct pt_regs *ctx)
 	struct live_key k = { .addr = PT_REGS_PARM1(ctx), .tgid = tgid };
 	struct gc_inflight *collecting;
 	struct live_object *found, o;
+	struct target_cfg *cfg;
 	struct alloc_count *c;
 	struct alloc_agg *agg;
 	struct gc_agg *gagg;
 	struct alloc_key key;
 	__u64 now;
 
+	agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+	if (!agg)
+		return 0;
+	__sync_fetch_and_add(&agg->hits_dealloc, 1);
 	found = bpf_map_lookup_elem(&live, &k);
 	if (!found)
+		return 0;
+	/* the window closed: userspace counts what is left as censored, not as deaths */
+	cfg = bpf_map_lookup_elem(&targets, &tgid);
+	if (!cfg || !cfg->window_open)
 		return 0;
 	now = bpf_ktime_get_ns();
 	o = *found;
 	/* a base type's deallocator called by the subtype's sees the entry gone */
 	if (bpf_map_delete_elem(&live, &k))
 		return 0;
-	agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
 	gagg = bpf_map_lookup_elem(&gc_aggs, &tgid);
-	if (!agg || !gagg)
+	if (!gagg)
 		return 0;
 	__sync_fetch_and_add(&agg->deaths, 1);
 	key = (struct alloc_key){ .stack_id = o.stack_id, .type = o.type, .tgid = tgid };

@@ -103,7 +103,12 @@ struct target_cfg {
 	__u8 gc_in_runtime; /* CPython 3.8 keeps the gc state in _PyRuntime */
 	__u8 bias_known;    /* load_bias is valid (userspace or a uprobe learned it) */
 	__u8 lifecycle;	    /* full mode: follow objects, census, GC blame */
-	__u8 pad;
+	/*
+	 * Allocation and deallocation probes count and follow objects only while
+	 * this is set: always in full mode, during a window in sampled mode (their
+	 * hits are counted either way, for the overhead estimate).
+	 */
+	__u8 window_open;
 };
 
 /*
@@ -321,6 +326,10 @@ struct alloc_agg {
 	__u64 reborn;	       /* a birth at the address of a followed object (a move) */
 	__u64 arenas_allocated;
 	__u64 arenas_freed;
+	/* probe hits, window open or not: what the allocation probes cost the target */
+	__u64 hits_alloc;   /* allocator or birth entry probes */
+	__u64 hits_dealloc; /* deallocator probes */
+	__u64 hits_return;  /* typed allocator return probes */
 };
 
 enum pyobjlife_event_kind {

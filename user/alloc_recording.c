@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Copyright (c) 2026 The pyobjlife authors */
 #include <errno.h>
+#include <math.h>
 #include <search.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +44,8 @@ void alloc_recording_free(struct alloc_recording *r)
 {
 	tdestroy(r->stacks, free_stack);
 	r->stacks = NULL;
+	tdestroy(r->censored, free);
+	r->censored = NULL;
 	free(r->rows);
 	free(r->sites);
 	free(r->blame);
@@ -152,9 +155,54 @@ void alloc_recording_on_key(struct alloc_recording *r, int stacks_fd,
 		type_name(r, e->type);
 }
 
+/* Censored objects of one (stack, type), accumulated over the windows. */
+struct censored_count {
+	uint64_t stack_id, type;
+	uint64_t objects, bytes;
+};
+
+static int cmp_censored(const void *a, const void *b)
+{
+	const struct censored_count *x = a, *y = b;
+
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	return x->type < y->type ? -1 : x->type > y->type;
+}
+
+void alloc_recording_add_censored(struct alloc_recording *r, const struct live_object *o)
+{
+	struct censored_count probe = { .stack_id = o->stack_id, .type = o->type }, *c, **node;
+
+	r->censored_total++;
+	r->censored_bytes += o->size;
+	node = tfind(&probe, &r->censored, cmp_censored);
+	if (!node) {
+		c = malloc(sizeof(*c));
+		if (c)
+			*c = probe;
+		if (!c || !(node = tsearch(c, &r->censored, cmp_censored)) || *node != c) {
+			/* out of memory: join_censored counts it without a row */
+			free(c);
+			return;
+		}
+	}
+	(*node)->objects++;
+	(*node)->bytes += o->size;
+}
+
+/* Sampled mode: what the windows saw, scaled to the whole recording. */
+static uint64_t estimate(const struct alloc_recording *r, uint64_t observed)
+{
+	if (!r->sampled || r->sampling_ratio <= 0)
+		return observed;
+	return (uint64_t)llround((double)observed / r->sampling_ratio);
+}
+
 static int add_row(struct alloc_recording *r, size_t *cap, const struct alloc_key *key,
 		   const struct alloc_count *c, int stacks_fd)
 {
+	struct alloc_row *row;
 	if (r->n_rows == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 256;
 		struct alloc_row *rows = realloc(r->rows, ncap * sizeof(*rows));
@@ -164,18 +212,40 @@ static int add_row(struct alloc_recording *r, size_t *cap, const struct alloc_ke
 		r->rows = rows;
 		*cap = ncap;
 	}
-	r->rows[r->n_rows] =
-		(struct alloc_row){ .stack = resolve_stack(r, stacks_fd, key->stack_id),
-				    .type = type_name(r, key->type),
-				    .allocations = c->allocations,
-				    .bytes = c->bytes,
-				    .stack_id = key->stack_id,
-				    .type_addr = key->type };
-	lifecycle_from_count(&r->rows[r->n_rows].life, c);
-	r->n_rows++;
-	r->total_allocations += c->allocations;
-	r->total_bytes += c->bytes;
+	row = &r->rows[r->n_rows++];
+	*row = (struct alloc_row){ .stack = resolve_stack(r, stacks_fd, key->stack_id),
+				   .type = type_name(r, key->type),
+				   .allocations = estimate(r, c->allocations),
+				   .bytes = estimate(r, c->bytes),
+				   .stack_id = key->stack_id,
+				   .type_addr = key->type,
+				   .observed_allocations = c->allocations,
+				   .observed_bytes = c->bytes };
+	lifecycle_from_count(&row->life, c);
+	r->total_allocations += row->allocations;
+	r->total_bytes += row->bytes;
+	r->observed_allocations += c->allocations;
+	r->observed_bytes += c->bytes;
 	return 0;
+}
+
+/* Censored counts joined to their rows; what has no row is counted apart. */
+static void join_censored(struct alloc_recording *r)
+{
+	uint64_t matched = 0;
+
+	for (size_t i = 0; i < r->n_rows; i++) {
+		struct alloc_row *row = &r->rows[i];
+		struct censored_count probe = { .stack_id = row->stack_id, .type = row->type_addr };
+		struct censored_count **node = tfind(&probe, &r->censored, cmp_censored);
+
+		if (!node)
+			continue;
+		row->censored = (*node)->objects;
+		row->censored_bytes = (*node)->bytes;
+		matched += row->censored;
+	}
+	r->censored_without_row += r->censored_total - matched;
 }
 
 static int by_allocations(const void *a, const void *b)
@@ -258,7 +328,12 @@ static int build_sites(struct alloc_recording *r)
 						   .line = leaf->line,
 						   .allocations = r->rows[i].allocations,
 						   .bytes = r->rows[i].bytes,
-						   .life = r->rows[i].life };
+						   .life = r->rows[i].life,
+						   .observed_allocations =
+							   r->rows[i].observed_allocations,
+						   .observed_bytes = r->rows[i].observed_bytes,
+						   .censored = r->rows[i].censored,
+						   .censored_bytes = r->rows[i].censored_bytes };
 	}
 	qsort(r->sites, r->n_rows, sizeof(*r->sites), site_identity);
 	r->n_sites = 0;
@@ -268,6 +343,10 @@ static int build_sites(struct alloc_recording *r)
 		if (last && !site_identity(last, &r->sites[i])) {
 			last->allocations += r->sites[i].allocations;
 			last->bytes += r->sites[i].bytes;
+			last->observed_allocations += r->sites[i].observed_allocations;
+			last->observed_bytes += r->sites[i].observed_bytes;
+			last->censored += r->sites[i].censored;
+			last->censored_bytes += r->sites[i].censored_bytes;
 			lifecycle_add(&last->life, &r->sites[i].life);
 		} else {
 			r->sites[r->n_sites++] = r->sites[i];
@@ -423,6 +502,7 @@ int alloc_recording_collect(struct alloc_recording *r, const struct alloc_maps *
 			return err;
 	}
 	count_alive(r, m->live_fd, q);
+	join_censored(r);
 	for (size_t i = 0; i < r->n_rows; i++)
 		lifecycle_add(&r->life, &r->rows[i].life);
 	err = collect_blame(r, m->blame_fd, stacks_fd);

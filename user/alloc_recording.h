@@ -15,6 +15,7 @@
 #include "code_symbolizer.h"
 #include "lifecycle.h"
 #include "pyobjlife.h"
+#include "sampling.h"
 
 struct resolved_stack {
 	uint64_t id;
@@ -27,10 +28,13 @@ struct resolved_stack {
 /* One (stack, type) with its counts. */
 struct alloc_row {
 	const struct resolved_stack *stack;
-	const char *type; /* tp_name, or "<type 0x...>" when unreadable */
-	uint64_t allocations, bytes;
+	const char *type;	      /* tp_name, or "<type 0x...>" when unreadable */
+	uint64_t allocations, bytes;  /* sampled mode: estimates, observed / ratio */
 	uint64_t stack_id, type_addr; /* the BPF key */
 	struct lifecycle_counts life;
+	/* sampled mode: what the windows saw, and births still followed when theirs closed */
+	uint64_t observed_allocations, observed_bytes;
+	uint64_t censored, censored_bytes;
 };
 
 /* What makes two sites one: names are interned by the symbolizer, so equal names are equal
@@ -49,6 +53,7 @@ struct alloc_site {
 	int line;
 	uint64_t allocations, bytes;
 	struct lifecycle_counts life;
+	uint64_t observed_allocations, observed_bytes, censored, censored_bytes;
 };
 
 /* Collections triggered from one Python stack, in one generation. */
@@ -87,6 +92,19 @@ struct alloc_recording {
 	struct blame_row *blame;
 	size_t n_blame;
 	uint64_t blame_total_collections;
+	/*
+	 * Sampled mode: allocations and bytes are estimates, the counts observed in
+	 * the windows divided by `sampling_ratio` (set before collecting); lifecycle
+	 * counts stay as observed. Objects a window still followed when it closed
+	 * are censored: their lifetime was cut off, they are not deaths.
+	 */
+	bool sampled;
+	double sampling_ratio;
+	const struct sampler *sampler; /* the windows, for the "sampling" JSON */
+	uint64_t observed_allocations, observed_bytes;
+	void *censored; /* tsearch tree of censored counts by (stack, type) */
+	uint64_t censored_total, censored_bytes;
+	uint64_t censored_without_row; /* censored objects whose (stack, type) was not counted */
 };
 
 void alloc_recording_init(struct alloc_recording *r, pid_t pid, const struct frame_layout *l,
@@ -103,6 +121,9 @@ void alloc_recording_on_key(struct alloc_recording *r, int stacks_fd,
 /* A census of one generation ended (EV_CENSUS): take its counts out of the map. */
 void alloc_recording_on_census(struct alloc_recording *r, int census_fd,
 			       const struct census_event *e, uint64_t t0_ns);
+
+/* Sampled mode: an object its window still followed when it closed (see `censored`). */
+void alloc_recording_add_censored(struct alloc_recording *r, const struct live_object *o);
 
 /*
  * Names for a live view: the leaf frame a site is named after (the stack is

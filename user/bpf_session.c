@@ -1,14 +1,45 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Copyright (c) 2026 The pyobjlife authors */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "bpf_session.h"
 #include "log.h"
 #include "pyobjlife.skel.h"
+#include "uprobe_multi.h"
+
+/* A sampled window's programs: loaded as uprobe_multi programs when windows use those links. */
+static struct bpf_program *const *window_programs(struct pyobjlife_bpf *skel, int *n)
+{
+	static struct bpf_program *progs[5];
+
+	progs[0] = skel->progs.uprobe__alloc_birth;
+	progs[1] = skel->progs.uprobe__alloc_typed_var;
+	progs[2] = skel->progs.uprobe__alloc_typed;
+	progs[3] = skel->progs.uretprobe__alloc_typed;
+	progs[4] = skel->progs.uprobe__dealloc;
+	*n = 5;
+	return progs;
+}
+
+static int load_window_programs_as_multi(struct pyobjlife_bpf *skel)
+{
+	int n, err;
+	struct bpf_program *const *progs = window_programs(skel, &n);
+
+	for (int i = 0; i < n; i++) {
+		err = bpf_program__set_expected_attach_type(
+			progs[i], (enum bpf_attach_type)PYOBJLIFE_BPF_TRACE_UPROBE_MULTI);
+		if (err)
+			return err;
+	}
+	return 0;
+}
 
 int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 {
@@ -16,6 +47,9 @@ int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 	int err;
 
 	memset(s, 0, sizeof(*s));
+	for (int i = 0; i < BPF_SESSION_MAX_WINDOW_FDS; i++)
+		s->window_fds[i] = -1;
+	s->window_link = o->window_link;
 	s->skel = pyobjlife_bpf__open_opts(&open_opts);
 	if (!s->skel) {
 		err = -errno;
@@ -48,6 +82,11 @@ int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 	s->skel->rodata->census_full_interval_ns = o->census_full_interval_ns;
 	if (o->census_max_objects)
 		s->skel->rodata->census_max_objects = o->census_max_objects;
+	if (o->window_link == WINDOW_LINK_UPROBE_MULTI &&
+	    (err = load_window_programs_as_multi(s->skel))) {
+		pr_err("cannot prepare the uprobe_multi programs: %s", strerror(-err));
+		return err;
+	}
 	err = pyobjlife_bpf__load(s->skel);
 	if (err) {
 		pr_err("failed to load the BPF programs: %s (run with -vv for the verifier log)",
@@ -123,7 +162,9 @@ static int register_target(struct bpf_session *s, pid_t pid, const struct probe_
 	/* the BPF side reads threshold and count as one pair, tp_basicsize and tp_itemsize too */
 	if (l->gen_count_off != l->gen_threshold_off + 4)
 		return -EINVAL;
-	if (o->allocations) {
+	/* full mode counts all the time; sampled mode while a window is open */
+	cfg.window_open = !o->windowed;
+	if (o->allocations || o->windowed) {
 		const struct frame_layout *fl = p->frame_layout;
 
 		if (!fl || fl->tp_itemsize_off != fl->tp_basicsize_off + 8 ||
@@ -332,21 +373,14 @@ static int attach_gc_lifecycle(struct bpf_session *s, pid_t pid, const struct pr
 	return p->collector.n_sites;
 }
 
-static int attach_allocations(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+static int attach_alloc_entries(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
 {
-	int n, m, l = attach_lifecycle(s, pid, p), g;
+	int n, m;
 
-	if (l < 0)
-		return l;
-	g = attach_gc_lifecycle(s, pid, p);
-	if (g < 0)
-		return g;
-	l += g;
 	switch (p->alloc_method) {
 	case ALLOC_METHOD_BIRTH:
-		n = attach_alloc_hook(s, pid, p, &p->alloc_birth,
-				      s->skel->progs.uprobe__alloc_birth);
-		return n < 0 ? n : n + l;
+		return attach_alloc_hook(s, pid, p, &p->alloc_birth,
+					 s->skel->progs.uprobe__alloc_birth);
 	case ALLOC_METHOD_TYPED:
 		n = attach_alloc_hook(s, pid, p, &p->alloc_typed_var,
 				      s->skel->progs.uprobe__alloc_typed_var);
@@ -354,10 +388,33 @@ static int attach_allocations(struct bpf_session *s, pid_t pid, const struct pro
 			return n;
 		m = attach_alloc_hook(s, pid, p, &p->alloc_typed,
 				      s->skel->progs.uprobe__alloc_typed);
-		return m < 0 ? m : n + m + l;
+		return m < 0 ? m : n + m;
 	default:
 		return -ENOENT;
 	}
+}
+
+static int attach_allocations(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+{
+	int n, l = attach_lifecycle(s, pid, p), g;
+
+	if (l < 0)
+		return l;
+	g = attach_gc_lifecycle(s, pid, p);
+	if (g < 0)
+		return g;
+	n = attach_alloc_entries(s, pid, p);
+	return n < 0 ? n : n + l + g;
+}
+
+/* Sampled mode: census and GC blame stay; the rest waits for the windows. */
+static int prepare_windows(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+{
+	if (s->window_link == WINDOW_LINK_NONE || p->alloc_method == ALLOC_METHOD_NONE)
+		return -EINVAL;
+	s->window_pid = pid;
+	s->window_plan = p;
+	return attach_gc_lifecycle(s, pid, p);
 }
 
 int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
@@ -381,6 +438,8 @@ int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan
 	}
 	if (n >= 0 && o->allocations)
 		m = attach_allocations(s, pid, p);
+	else if (n >= 0 && o->windowed)
+		m = prepare_windows(s, pid, p);
 	if (m < 0)
 		return m;
 	if (n >= 0) {
@@ -457,6 +516,7 @@ void bpf_session_stop(struct bpf_session *s)
 
 void bpf_session_detach(struct bpf_session *s)
 {
+	bpf_session_window_detach(s);
 	for (int i = 0; i < s->n_links; i++)
 		bpf_link__destroy(s->links[i]);
 	s->n_links = 0;
@@ -469,4 +529,306 @@ void bpf_session_close(struct bpf_session *s)
 	s->rb = NULL;
 	pyobjlife_bpf__destroy(s->skel);
 	s->skel = NULL;
+}
+
+/* ---- sampled mode: windows ---- */
+
+unsigned bpf_session_window_sites(const struct probe_plan *p)
+{
+	unsigned n = (unsigned)p->dealloc.n_sites;
+
+	if (p->alloc_method == ALLOC_METHOD_BIRTH)
+		return n + (unsigned)p->alloc_birth.n_sites;
+	/* typed allocators: an entry and a return probe each */
+	return n + 2u * (unsigned)(p->alloc_typed_var.n_sites + p->alloc_typed.n_sites);
+}
+
+/* One uprobe_multi link: `prog` on every site of the hooks, cookies = link-time addresses
+ * of the probed instructions, as the perf-event attach paths give them. */
+static int attach_multi(struct bpf_session *s, struct bpf_program *prog,
+			const struct hook *const *hooks, int n_hooks, bool retprobe)
+{
+	const struct probe_plan *p = s->window_plan;
+	uint64_t offsets[2 * HOOK_MAX_SITES], cookies[2 * HOOK_MAX_SITES];
+	unsigned cnt = 0;
+	int fd;
+
+	for (int h = 0; h < n_hooks; h++) {
+		for (int i = 0; i < hooks[h]->n_sites && cnt < 2 * HOOK_MAX_SITES; i++) {
+			const struct hook_site *site = &hooks[h]->sites[i];
+			/* a return probe traps at the entry; an entry one where placement put it */
+			uint64_t moved = retprobe ? 0 : site->place.offset;
+
+			offsets[cnt] = site->offset + moved;
+			cookies[cnt++] = site->vaddr + moved;
+		}
+	}
+	if (!cnt)
+		return 0;
+	if (s->n_window_fds >= BPF_SESSION_MAX_WINDOW_FDS)
+		return -E2BIG;
+	fd = uprobe_multi_attach(bpf_program__fd(prog), p->target.open_path, offsets, cookies, cnt,
+				 s->window_pid, retprobe);
+	if (fd < 0) {
+		pr_err("failed to attach %s to %s (uprobe_multi, %u offsets): %s",
+		       bpf_program__name(prog), p->target.open_path, cnt, strerror(-fd));
+		return fd;
+	}
+	s->window_fds[s->n_window_fds++] = fd;
+	return (int)cnt;
+}
+
+/* Deaths before births, returns before entries, as attach_lifecycle does. */
+static int attach_window_multi(struct bpf_session *s)
+{
+	const struct probe_plan *p = s->window_plan;
+	const struct hook *dealloc[] = { &p->dealloc };
+	const struct hook *typed[] = { &p->alloc_typed_var, &p->alloc_typed };
+	const struct hook *birth[] = { &p->alloc_birth };
+	int n = 0, r;
+
+	r = attach_multi(s, s->skel->progs.uprobe__dealloc, dealloc, 1, false);
+	if (r < 0)
+		return r;
+	n += r;
+	if (p->alloc_method == ALLOC_METHOD_BIRTH) {
+		r = attach_multi(s, s->skel->progs.uprobe__alloc_birth, birth, 1, false);
+		return r < 0 ? r : n + r;
+	}
+	r = attach_multi(s, s->skel->progs.uretprobe__alloc_typed, typed, 2, true);
+	if (r < 0)
+		return r;
+	n += r;
+	r = attach_multi(s, s->skel->progs.uprobe__alloc_typed_var, &typed[0], 1, false);
+	if (r < 0)
+		return r;
+	n += r;
+	r = attach_multi(s, s->skel->progs.uprobe__alloc_typed, &typed[1], 1, false);
+	return r < 0 ? r : n + r;
+}
+
+static int attach_window_perf(struct bpf_session *s)
+{
+	int n = attach_lifecycle(s, s->window_pid, s->window_plan), m;
+
+	if (n < 0)
+		return n;
+	m = attach_alloc_entries(s, s->window_pid, s->window_plan);
+	return m < 0 ? m : n + m;
+}
+
+int bpf_session_window_attach(struct bpf_session *s)
+{
+	int n;
+
+	if (!s->window_plan || s->window_attached)
+		return -EINVAL;
+	s->window_attached = true;
+	s->window_first_link = s->n_links;
+	n = s->window_link == WINDOW_LINK_UPROBE_MULTI ? attach_window_multi(s)
+						       : attach_window_perf(s);
+	if (n < 0)
+		bpf_session_window_detach(s);
+	return n;
+}
+
+struct link_closer {
+	pthread_t thread;
+	bool started;
+	int fd;		       /* a uprobe_multi link */
+	struct bpf_link *link; /* or a perf-event link */
+};
+
+static void *close_one(void *arg)
+{
+	struct link_closer *c = arg;
+
+	if (c->link)
+		bpf_link__destroy(c->link);
+	else
+		close(c->fd);
+	return NULL;
+}
+
+/*
+ * Every link at once: closing one waits for a grace period (tens of ms for a
+ * uprobe_multi link, 100+ ms for a perf-event one) while the links not yet
+ * closed keep trapping; in parallel the waits overlap and every breakpoint goes
+ * at the start. Closed in place when a thread cannot be had.
+ */
+static void close_in_parallel(struct link_closer *c, int n)
+{
+	for (int i = 0; i < n; i++)
+		c[i].started = !pthread_create(&c[i].thread, NULL, close_one, &c[i]);
+	for (int i = 0; i < n; i++) {
+		if (c[i].started)
+			pthread_join(c[i].thread, NULL);
+		else
+			close_one(&c[i]);
+	}
+}
+
+void bpf_session_window_detach(struct bpf_session *s)
+{
+	struct link_closer c[BPF_SESSION_MAX_WINDOW_FDS + BPF_SESSION_MAX_LINKS];
+	int n = 0;
+
+	if (!s->window_attached)
+		return;
+	for (int i = 0; i < s->n_window_fds; i++) {
+		c[n++] = (struct link_closer){ .fd = s->window_fds[i] };
+		s->window_fds[i] = -1;
+	}
+	s->n_window_fds = 0;
+	for (int i = s->window_first_link; i < s->n_links; i++)
+		c[n++] = (struct link_closer){ .fd = -1, .link = s->links[i] };
+	s->n_links = s->window_first_link;
+	s->window_attached = false;
+	close_in_parallel(c, n);
+}
+
+int bpf_session_window_gate(struct bpf_session *s, bool open)
+{
+	__u32 key = (__u32)s->window_pid;
+	struct target_cfg cfg;
+	int err;
+
+	/* userspace is the only writer of the configuration: read, change, write back */
+	err = bpf_map__lookup_elem(s->skel->maps.targets, &key, sizeof(key), &cfg, sizeof(cfg), 0);
+	if (err)
+		return err;
+	cfg.window_open = open;
+	return bpf_map__update_elem(s->skel->maps.targets, &key, sizeof(key), &cfg, sizeof(cfg),
+				    BPF_EXIST);
+}
+
+uint64_t bpf_session_live_capacity(const struct bpf_session *s)
+{
+	return bpf_map__max_entries(s->skel->maps.live);
+}
+
+#define CENSOR_BATCH 4096
+
+/* Allocator calls whose return a closed window did not see: a later return must not match them. */
+static void forget_typed_calls(struct bpf_session *s)
+{
+	int fd = bpf_map__fd(s->skel->maps.typed_calls);
+	__u64 key[8];
+
+	if (bpf_map__key_size(s->skel->maps.typed_calls) > sizeof(key))
+		return;
+	while (!bpf_map_get_next_key(fd, NULL, key))
+		if (bpf_map_delete_elem(fd, &key))
+			break;
+}
+
+int bpf_session_window_censor(struct bpf_session *s,
+			      void (*fn)(void *ctx, const struct live_object *o), void *ctx,
+			      uint64_t *censored)
+{
+	int fd = bpf_map__fd(s->skel->maps.live), err = 0;
+	struct live_key *keys = calloc(CENSOR_BATCH, sizeof(*keys));
+	struct live_object *vals = calloc(CENSOR_BATCH, sizeof(*vals));
+	__u64 in_batch = 0, out_batch = 0;
+	bool first = true;
+
+	*censored = 0;
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 count = CENSOR_BATCH;
+
+		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch,
+						      keys, vals, &count, NULL);
+		err = err ? -errno : 0;
+		for (__u32 i = 0; i < count; i++) {
+			if (keys[i].tgid != (__u32)s->window_pid) {
+				/* another target's object: not this window's to censor */
+				bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_NOEXIST);
+				continue;
+			}
+			fn(ctx, &vals[i]);
+			(*censored)++;
+		}
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		if (err)
+			break;
+		in_batch = out_batch;
+		first = false;
+	}
+	forget_typed_calls(s);
+out:
+	free(keys);
+	free(vals);
+	return err;
+}
+
+static int ops_attach(void *ctx)
+{
+	int n = bpf_session_window_attach(ctx);
+
+	return n < 0 ? n : 0;
+}
+
+static int ops_gate(void *ctx, bool open)
+{
+	return bpf_session_window_gate(ctx, open);
+}
+
+static void ops_detach(void *ctx)
+{
+	bpf_session_window_detach(ctx);
+}
+
+static void count_censored(void *ctx, const struct live_object *o)
+{
+	alloc_recording_add_censored(ctx, o);
+}
+
+static int ops_censor(void *ctx, uint64_t *censored)
+{
+	struct bpf_session *s = ctx;
+
+	return bpf_session_window_censor(s, count_censored, s->window_alloc, censored);
+}
+
+static int ops_counters(void *ctx, struct window_counters *out)
+{
+	struct bpf_session *s = ctx;
+	struct alloc_agg a;
+	struct gc_agg g;
+	int err = bpf_session_read_alloc_agg(s, s->window_pid, &a);
+
+	if (!err)
+		err = bpf_session_read_agg(s, s->window_pid, &g);
+	if (err)
+		return err;
+	*out = (struct window_counters){
+		.hits_alloc = a.hits_alloc,
+		.hits_dealloc = a.hits_dealloc,
+		.hits_return = a.hits_return,
+		.allocations = a.allocations,
+		.followed = a.followed,
+		.lost_events = a.key_events_lost + g.ringbuf_drops + g.census_lost,
+		.counts_full = a.counts_full,
+		.stacks_full = a.stacks_full,
+		.live_full = a.live_full,
+	};
+	return 0;
+}
+
+struct sampler_ops bpf_session_sampler_ops(struct bpf_session *s, struct alloc_recording *alloc)
+{
+	s->window_alloc = alloc;
+	return (struct sampler_ops){ .ctx = s,
+				     .attach = ops_attach,
+				     .gate = ops_gate,
+				     .detach = ops_detach,
+				     .censor = ops_censor,
+				     .counters = ops_counters };
 }

@@ -305,6 +305,11 @@ double calibration_measured_ns(const struct calibration *c, enum probe_cost_clas
 	return c->ns_per_hit[k];
 }
 
+bool calibration_has_run(void)
+{
+	return have_current;
+}
+
 double calibration_cost_ns(enum probe_cost_class c)
 {
 	double ns = have_current ? calibration_measured_ns(&current, c) : 0;

@@ -43,6 +43,9 @@ void calibration_release(void);
  */
 double calibration_cost_ns(enum probe_cost_class c);
 
+/* Whether calibration_run() succeeded in this process (calibration_cost_ns() measured). */
+bool calibration_has_run(void);
+
 /* A measured class's cost, or 0 when `c` is NULL or did not measure it. */
 double calibration_measured_ns(const struct calibration *c, enum probe_cost_class k);
 

@@ -34,6 +34,8 @@ enum {
 	OPT_PLACEMENT,
 	OPT_CALIBRATE,
 	OPT_INTERVAL,
+	OPT_OVERHEAD,
+	OPT_SAMPLING_LINK,
 };
 
 #define EXIT_STATUS_DOC                                                                            \
@@ -75,13 +77,26 @@ static const struct argp_option session_options[] = {
 	{ "btf", OPT_BTF, "FILE", 0, "Kernel BTF to use when /sys/kernel/btf/vmlinux is missing",
 	  3 },
 	{ "ringbuf-size", OPT_RINGBUF, "KIB", 0, "BPF ring buffer size (default 1024 KiB)", 3 },
-	{ "mode", OPT_MODE, "gc|full", 0,
-	  "gc (default): every collection, nothing else (about 1% overhead). full: also every "
-	  "object allocation, counted per Python stack and type, the objects followed to their "
-	  "death (by reference count or by the collector, lifetime, generation), a census of "
-	  "live GC objects by type, and the stacks that trigger collections (slows the target "
-	  "by 100x or more on allocation-heavy code: use on test hosts or for short windows)",
+	{ "mode", OPT_MODE, "sampled|gc|full", 0,
+	  "sampled (default for record): every collection, and allocations in short windows "
+	  "whose probes are attached and detached again so that they cost the target at most "
+	  "--overhead; counts are scaled to estimates, objects are followed within their "
+	  "window. gc (default for the gc command): every collection, nothing else. full: "
+	  "every object allocation, counted per Python stack and type, the objects followed "
+	  "to their death (by reference count or by the collector, lifetime, generation), a "
+	  "census of live GC objects by type, and the stacks that trigger collections (slows "
+	  "the target by 100x or more on allocation-heavy code: use on test hosts or for short "
+	  "windows)",
 	  2 },
+	{ "overhead", OPT_OVERHEAD, "PERCENT", 0,
+	  "Sampled mode's budget: the share of one core the allocation probes may cost the "
+	  "target (default 1; 0.01 to 100)",
+	  2 },
+	{ "sampling-link", OPT_SAMPLING_LINK, "auto|uprobe_multi|perf_event", 0,
+	  "How sampled windows attach their probes: uprobe_multi links (Linux 6.6+, fast to "
+	  "detach) or perf-event uprobes (slow to detach); default auto: uprobe_multi where "
+	  "the kernel has it",
+	  3 },
 	{ "stack-depth", OPT_STACK_DEPTH, "N", 0,
 	  "Python frames kept per stack, leaf first (default 64, at most 128); deeper stacks "
 	  "are marked truncated",
@@ -95,7 +110,8 @@ static const struct argp_option session_options[] = {
 	  "beyond are lost, and reported",
 	  3 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0,
-	  "Objects followed to their death at once (full mode, default 1048576); births "
+	  "Objects followed to their death at once (sampled and full modes, default 1048576; "
+	  "sampled windows are kept short enough for their births to fit); births "
 	  "beyond are counted but not followed, and reported",
 	  3 },
 	{ "census-interval", OPT_CENSUS_INTERVAL, "SECONDS", 0,
@@ -197,14 +213,21 @@ static const char record_doc[] =
 	"Every collection is traced: per generation the collections, objects collected and "
 	"uncollectable (exactly what gc.get_stats() reports), and pause times.\n\n"
 	"USAGE:\n"
-	"  pyobjlife record -p PID [-d SECONDS] [-o FILE] [--format json|text|folded]\n"
+	"  pyobjlife record -p PID [-d SECONDS] [--mode sampled|gc|full] [-o FILE]...\n"
 	"  pyobjlife record [OPTIONS] -- CMD [ARGS...]\n\n"
-	"With --mode full, every object allocation is also counted under the Python stack "
-	"(file, line, function; 64 frames by default) and type that made it: the JSON gains "
-	"\"sites\" (per leaf line and type) and \"stacks\", and -o FILE.folded writes folded "
-	"stacks for flamegraphs.\n\n"
+	"Object allocations are counted under the Python stack (file, line, function; 64 "
+	"frames by default) and type that made them: the JSON gains \"sites\" (per leaf line "
+	"and type) and \"stacks\", and -o FILE.svg draws a flamegraph of them. "
+	"By default (--mode sampled) the allocation probes are attached in short windows, as "
+	"often as --overhead (1% of one core) allows, and the counts are estimates scaled by "
+	"the share of time sampled (\"sampling\" in the JSON). --mode full counts every "
+	"allocation exactly and follows each object to its death, but slows an allocation-heavy "
+	"target 100x or more; --mode gc traces "
+	"collections only.\n\n"
 	"EXAMPLES:\n"
-	"  pyobjlife record -p 1234 -d 30 -o gc.json     # 30 s of PID 1234, as JSON\n"
+	"  pyobjlife record -p 1234 -d 30 -o rec.json    # 30 s of PID 1234, as JSON\n"
+	"  pyobjlife record -p 1234 -d 60 --overhead 0.5 -o flame.svg  # half the budget\n"
+	"  pyobjlife record -p 1234 -d 30 --mode gc -o gc.json   # collections only\n"
 	"  pyobjlife record -p 1234                      # until Ctrl-C, text summary on stdout\n"
 	"  pyobjlife record -o app.json -- python3 app.py  # from the first bytecode of app.py\n"
 	"  pyobjlife record -p 1234 -d 5 --mode full -o allocs.json   # allocation sites\n"
@@ -376,9 +399,35 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		c->binary = arg;
 		break;
 	case OPT_MODE:
-		if (strcmp(arg, "gc") && strcmp(arg, "full"))
-			argp_error(state, "--mode must be gc or full");
-		c->full_mode = !strcmp(arg, "full");
+		if (!strcmp(arg, "sampled"))
+			c->mode = MODE_SAMPLED;
+		else if (!strcmp(arg, "gc"))
+			c->mode = MODE_GC;
+		else if (!strcmp(arg, "full"))
+			c->mode = MODE_FULL;
+		else
+			argp_error(state, "--mode must be sampled, gc or full");
+		c->mode_given = true;
+		break;
+	case OPT_OVERHEAD:
+		errno = 0;
+		d = strtod(arg, &end);
+		if (errno || end == arg || *end || !(d >= 0.01) || d > 100)
+			argp_error(state,
+				   "invalid --overhead '%s' (percent of one core, 0.01 to 100)",
+				   arg);
+		c->overhead_percent = d;
+		break;
+	case OPT_SAMPLING_LINK:
+		if (!strcmp(arg, "auto"))
+			c->sampling_link = SAMPLING_LINK_AUTO;
+		else if (!strcmp(arg, "uprobe_multi"))
+			c->sampling_link = SAMPLING_LINK_UPROBE_MULTI;
+		else if (!strcmp(arg, "perf_event"))
+			c->sampling_link = SAMPLING_LINK_PERF_EVENT;
+		else
+			argp_error(state,
+				   "--sampling-link must be auto, uprobe_multi or perf_event");
 		break;
 	case OPT_STACK_DEPTH:
 		c->stack_depth =
@@ -459,6 +508,13 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		if (c->format != FORMAT_NONE && c->n_outputs > 1)
 			argp_error(state, "--format applies to a single -o: give each -o an "
 					  "extension instead");
+		if (c->mode == MODE_UNSET)
+			c->mode = c->cmd == CMD_RECORD ? MODE_SAMPLED : MODE_GC;
+		/* top's rates are per second of the target's life: windows would hide most */
+		if (c->cmd == CMD_TOP && c->mode == MODE_SAMPLED)
+			argp_error(state, "top shows --mode gc or full, not sampled");
+		if (!c->overhead_percent)
+			c->overhead_percent = 1;
 		if (!c->stack_depth)
 			c->stack_depth = PYOBJLIFE_DEF_STACK_DEPTH;
 		if (c->census_full_interval_s < 0)

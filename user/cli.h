@@ -20,6 +20,21 @@ enum command {
 
 #define CLI_MAX_OUTPUTS 8
 
+/* What a recording traces (--mode). */
+enum record_mode {
+	MODE_UNSET,   /* not given: record samples, gc watches collections */
+	MODE_GC,      /* collections only */
+	MODE_SAMPLED, /* collections, and allocations in windows under an overhead budget */
+	MODE_FULL,    /* collections and every allocation */
+};
+
+/* How sampled windows attach their probes (--sampling-link). */
+enum sampling_link_pref {
+	SAMPLING_LINK_AUTO, /* uprobe_multi where the kernel has it */
+	SAMPLING_LINK_UPROBE_MULTI,
+	SAMPLING_LINK_PERF_EVENT,
+};
+
 struct cli {
 	enum command cmd;
 	pid_t pid;
@@ -34,11 +49,14 @@ struct cli {
 	const char *btf_path;
 	enum gc_preference gc_pref;
 	unsigned ringbuf_bytes;
-	bool full_mode;		   /* --mode full: allocations too */
-	unsigned stack_depth;	   /* --stack-depth */
-	unsigned max_stacks;	   /* --max-stacks */
-	unsigned max_sites;	   /* --max-sites */
-	enum render_weight weight; /* --weight, for the flamegraph formats */
+	enum record_mode mode;		       /* --mode, never MODE_UNSET after parsing */
+	bool mode_given;		       /* --mode was on the command line */
+	double overhead_percent;	       /* --overhead: sampled mode's budget */
+	enum sampling_link_pref sampling_link; /* --sampling-link */
+	unsigned stack_depth;		       /* --stack-depth */
+	unsigned max_stacks;		       /* --max-stacks */
+	unsigned max_sites;		       /* --max-sites */
+	enum render_weight weight;	       /* --weight, for the flamegraph formats */
 	bool weight_given;
 	unsigned top;	   /* --top: rows in the text tables; 0 the default */
 	unsigned max_live; /* --max-live */
@@ -49,6 +67,12 @@ struct cli {
 	bool calibrate;			       /* probes --calibrate */
 	double interval_s;		       /* top --interval: seconds between refreshes */
 };
+
+/* Sampled and full modes trace allocations: stacks, sites, folded and pprof outputs. */
+static inline bool cli_records_allocations(const struct cli *c)
+{
+	return c->mode == MODE_SAMPLED || c->mode == MODE_FULL;
+}
 
 /* Parse argv; returns 0, or the exit code to leave with (help: 0, usage: 64). */
 int cli_parse(int argc, char **argv, struct cli *c);

@@ -22,8 +22,10 @@
 #include "progress.h"
 #include "recording.h"
 #include "render.h"
+#include "sampling.h"
 #include "spawn.h"
 #include "target_gc_state.h"
+#include "uprobe_multi.h"
 
 #define POLL_INTERVAL_MS	100
 #define HEAP_SAMPLE_INTERVAL_NS 1000000000ull
@@ -42,6 +44,11 @@ struct session {
 	struct recording rec;
 	struct calibration calib;
 	const struct session_observer *observer; /* a live view: top, the progress line */
+	enum record_mode mode; /* the cli's, or gc when the default cannot trace allocations */
+	/* sampled mode */
+	struct sampler sampler;
+	enum window_link window_link;
+	char window_link_note[256];
 };
 
 static void on_stop_signal(int sig)
@@ -125,8 +132,8 @@ static int resolve_formats(struct session *s)
 			return EXIT_USAGE;
 		}
 		/* the collections' stacks (gc-pause) are walked in full mode too */
-		if (output_format_draws_stacks(f) && !c->full_mode) {
-			pr_err("%s output draws Python stacks: add --mode full",
+		if (output_format_draws_stacks(f) && !cli_records_allocations(c)) {
+			pr_err("%s output draws Python stacks: add --mode sampled or full",
 			       output_format_name(f));
 			return EXIT_USAGE;
 		}
@@ -137,6 +144,18 @@ static int resolve_formats(struct session *s)
 		s->formats[i] = f;
 	}
 	return 0;
+}
+
+/* The default mode records collections only where allocations cannot be traced. */
+static bool default_mode_falls_back(const struct session *s)
+{
+	if (s->cli->mode_given)
+		return false;
+	for (unsigned i = 0; i < (s->cli->n_outputs ? s->cli->n_outputs : 1); i++) {
+		if (output_format_draws_stacks(s->formats[i]))
+			return false;
+	}
+	return true;
 }
 
 static int discover(struct session *s)
@@ -163,12 +182,19 @@ static int discover(struct session *s)
 	if (probe_plan_place(&s->plan, c->placement))
 		pr_warn("cannot read the code of %s: probes stay at their entry points", t.path);
 	pr_debug("gc probes: %s", s->plan.gc_note);
-	if (c->full_mode && s->plan.alloc_method == ALLOC_METHOD_NONE) {
+	if (s->mode != MODE_GC && s->plan.alloc_method == ALLOC_METHOD_NONE &&
+	    default_mode_falls_back(s)) {
+		pr_warn("CPython %s at %s: allocations cannot be traced (%s): recording "
+			"collections only",
+			t.version_str, t.path, s->plan.alloc_note);
+		s->mode = MODE_GC;
+	}
+	if (s->mode != MODE_GC && s->plan.alloc_method == ALLOC_METHOD_NONE) {
 		pr_err("CPython %s at %s: allocations cannot be traced: %s", t.version_str, t.path,
 		       s->plan.alloc_note);
 		return EXIT_UNSUPPORTED;
 	}
-	if (c->full_mode)
+	if (s->mode != MODE_GC)
 		pr_debug("allocation probes: %s", s->plan.alloc_note);
 	return 0;
 }
@@ -177,7 +203,7 @@ static int discover(struct session *s)
 static void calibrate(struct session *s)
 {
 	unsigned classes =
-		probe_plan_cost_classes(&s->plan, s->cli->full_mode) & CALIBRATION_ALL_CLASSES;
+		probe_plan_cost_classes(&s->plan, s->mode != MODE_GC) & CALIBRATION_ALL_CLASSES;
 	struct calibration *k = &s->calib;
 	char why[256];
 
@@ -252,6 +278,57 @@ static void announce(const struct session *s, int probes)
 		s->launched ? s->cli->command_argv[0] : "");
 }
 
+/* Sampled mode: uprobe_multi links where the kernel has them, else perf-event links. */
+static int choose_window_link(struct session *s)
+{
+	enum sampling_link_pref pref = s->cli->sampling_link;
+	char *note = s->window_link_note, why[200];
+	size_t cap = sizeof(s->window_link_note);
+
+	s->window_link = WINDOW_LINK_NONE;
+	if (s->mode != MODE_SAMPLED)
+		return 0;
+	if (pref == SAMPLING_LINK_PERF_EVENT) {
+		s->window_link = WINDOW_LINK_PERF_EVENT;
+		snprintf(note, cap, "perf-event uprobe links, as --sampling-link asked");
+	} else if (!uprobe_multi_probe(why, sizeof(why))) {
+		s->window_link = WINDOW_LINK_UPROBE_MULTI;
+		snprintf(note, cap, "uprobe_multi links: the kernel has them");
+	} else if (pref == SAMPLING_LINK_UPROBE_MULTI) {
+		pr_err("--sampling-link uprobe_multi: %s", why);
+		return EXIT_KERNEL;
+	} else {
+		s->window_link = WINDOW_LINK_PERF_EVENT;
+		snprintf(note, cap, "perf-event uprobe links (slow to detach): %s", why);
+	}
+	pr_debug("sampling windows attach with %s", note);
+	return 0;
+}
+
+static void start_sampling(struct session *s)
+{
+	struct sampler_config sc = {
+		.budget = s->cli->overhead_percent / 100,
+		.link = s->window_link == WINDOW_LINK_UPROBE_MULTI ? "uprobe_multi" : "perf_event",
+		.link_note = s->window_link_note,
+		.probes = bpf_session_window_sites(&s->plan),
+		.live_capacity = bpf_session_live_capacity(&s->bpf),
+	};
+	struct sampler_ops ops = bpf_session_sampler_ops(&s->bpf, &s->rec.alloc);
+
+	sampling_hit_costs(&s->plan, &sc.costs);
+	sampler_init(&s->sampler, &sc, &ops, s->rec.gc.t0_ns);
+	s->rec.alloc.sampled = true;
+	s->rec.alloc.sampler = &s->sampler;
+}
+
+static int poll_timeout_ms(const struct session *s)
+{
+	if (s->mode != MODE_SAMPLED)
+		return POLL_INTERVAL_MS;
+	return sampler_timeout_ms(&s->sampler, monotonic_ns(), POLL_INTERVAL_MS);
+}
+
 static int attach(struct session *s)
 {
 	const struct cli *c = s->cli;
@@ -265,9 +342,14 @@ static int attach(struct session *s)
 				       .census_full_interval_ns =
 					       (uint64_t)(c->census_full_interval_s * 1e9),
 				       .census_max_objects = c->census_max_objects };
-	struct bpf_attach_opts ao = { .allocations = c->full_mode, .stack_depth = c->stack_depth };
-	int probes;
+	struct bpf_attach_opts ao = { .allocations = s->mode == MODE_FULL,
+				      .windowed = s->mode == MODE_SAMPLED,
+				      .stack_depth = c->stack_depth };
+	int probes, rc = choose_window_link(s);
 
+	if (rc)
+		return rc;
+	bo.window_link = s->window_link;
 	if (bpf_session_open(&s->bpf, &bo))
 		return EXIT_RUNTIME;
 	if (bpf_session_ringbuf(&s->bpf, on_ring_record, s))
@@ -285,7 +367,7 @@ static int attach(struct session *s)
 		s->plan.target.pid = s->child.pid;
 	}
 	s->rec.pid = s->plan.target.pid;
-	if (c->full_mode) {
+	if (s->mode != MODE_GC) {
 		alloc_recording_init(&s->rec.alloc, s->rec.pid, s->plan.frame_layout,
 				     s->plan.target.version.minor, c->stack_depth);
 		s->rec.alloc.method = alloc_method_name(s->plan.alloc_method);
@@ -298,6 +380,8 @@ static int attach(struct session *s)
 	if (probes < 0)
 		return EXIT_RUNTIME;
 	gc_recording_init(&s->rec.gc, monotonic_ns());
+	if (s->mode == MODE_SAMPLED)
+		start_sampling(s);
 	utc_now(s->rec.started_at, sizeof(s->rec.started_at));
 	read_start_state(s);
 	announce(s, probes);
@@ -396,7 +480,11 @@ static int run_until_stopped(struct session *s)
 	rc = observer_started(s);
 	while (!rc) {
 		/* the BPF side wakes us only when the ring fills: drain it every interval */
-		err = ring_buffer__poll(s->bpf.rb, POLL_INTERVAL_MS);
+		err = ring_buffer__poll(s->bpf.rb, poll_timeout_ms(s));
+
+		/* open or close a sampling window when due */
+		if (s->mode == MODE_SAMPLED)
+			sampler_tick(&s->sampler, monotonic_ns());
 		if (s->rec.alloc.enabled)
 			alloc_recording_next_batch(&s->rec.alloc);
 		sample_heap(s, false);
@@ -426,7 +514,11 @@ static int run_until_stopped(struct session *s)
 static void finish(struct session *s)
 {
 	/* the recording ends here; detaching uprobes takes ~100 ms each and is not part of it */
+	uint64_t stop_ns = monotonic_ns();
+
 	bpf_session_stop(&s->bpf);
+	if (s->mode == MODE_SAMPLED)
+		sampler_end(&s->sampler, stop_ns);
 	sample_heap(s, true);
 	s->rec.duration_s = (monotonic_ns() - s->rec.gc.t0_ns) / 1e9;
 	bpf_session_detach(&s->bpf);
@@ -439,6 +531,9 @@ static void finish(struct session *s)
 		if (bpf_session_read_alloc_agg(&s->bpf, s->rec.pid, &s->rec.alloc.agg))
 			pr_warn("cannot read the allocation health counters: %s", strerror(errno));
 		struct alloc_maps maps = bpf_session_alloc_maps(&s->bpf);
+
+		if (s->mode == MODE_SAMPLED)
+			s->rec.alloc.sampling_ratio = sampler_ratio(&s->sampler);
 
 		if (alloc_recording_collect(&s->rec.alloc, &maps, &s->rec.gc.agg.seq))
 			pr_warn("out of memory while reading the allocation counts");
@@ -558,7 +653,7 @@ static struct session *session_new(const struct cli *c)
 	s->live = c->cmd == CMD_GC;
 	s->child.go_fd = -1;
 	s->rec.plan = &s->plan;
-	s->rec.mode = c->full_mode ? "full" : "gc";
+	s->mode = c->mode;
 	return s;
 }
 
@@ -570,6 +665,7 @@ static int session_begin(struct session *s)
 
 	if (!rc)
 		rc = discover(s);
+	s->rec.mode = s->mode == MODE_FULL ? "full" : s->mode == MODE_SAMPLED ? "sampled" : "gc";
 	if (!rc && install_signal_handlers()) {
 		pr_err("cannot install signal handlers: %s", strerror(errno));
 		rc = EXIT_RUNTIME;
@@ -592,6 +688,7 @@ static void session_free(struct session *s)
 	heap_timeline_free(&s->rec.heap);
 	if (s->rec.alloc.enabled)
 		alloc_recording_free(&s->rec.alloc);
+	sampler_free(&s->sampler);
 	free(s);
 }
 

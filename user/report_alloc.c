@@ -22,6 +22,21 @@ static json_t *frames_json(const struct resolved_stack *st)
 	return arr;
 }
 
+/*
+ * Sampled mode: "allocations" and "bytes" are estimates; what the windows saw is
+ * kept beside them, with the births whose window closed before they died.
+ */
+static void add_sampled_counts(json_t *e, const struct alloc_recording *a, uint64_t observed,
+			       uint64_t observed_bytes, uint64_t censored, uint64_t censored_bytes)
+{
+	if (!a->sampled)
+		return;
+	json_object_set_new(e, "observed_allocations", json_integer((json_int_t)observed));
+	json_object_set_new(e, "observed_bytes", json_integer((json_int_t)observed_bytes));
+	json_object_set_new(e, "censored", json_integer((json_int_t)censored));
+	json_object_set_new(e, "censored_bytes", json_integer((json_int_t)censored_bytes));
+}
+
 static json_t *sites_json(const struct alloc_recording *a)
 {
 	json_t *arr = json_array();
@@ -34,6 +49,8 @@ static json_t *sites_json(const struct alloc_recording *a)
 				  s->line, "function", s->function, "type", s->type, "allocations",
 				  (json_int_t)s->allocations, "bytes", (json_int_t)s->bytes);
 
+		add_sampled_counts(e, a, s->observed_allocations, s->observed_bytes, s->censored,
+				   s->censored_bytes);
 		lifecycle_add_json(e, &s->life, true);
 		json_array_append_new(arr, e);
 	}
@@ -54,6 +71,8 @@ static json_t *stacks_json(const struct alloc_recording *a)
 				      (json_int_t)row->allocations, "bytes", (json_int_t)row->bytes,
 				      "truncated", truncated, "stack_unavailable", unavailable);
 
+		add_sampled_counts(e, a, row->observed_allocations, row->observed_bytes,
+				   row->censored, row->censored_bytes);
 		lifecycle_add_json(e, &row->life, false);
 		json_array_append_new(arr, e);
 	}
@@ -123,9 +142,28 @@ void alloc_recording_add_json(json_t *root, const struct alloc_recording *a)
 				      (json_int_t)a->total_bytes, "distinct_stacks",
 				      (json_int_t)a->n_stacks, "lost_allocations",
 				      (json_int_t)a->agg.counts_full, "health", health_json(a)));
+	if (a->sampled) {
+		json_t *alloc = json_object_get(root, "allocations");
+
+		json_object_set_new(alloc, "estimated", json_true());
+		json_object_set_new(alloc, "observed_total_allocations",
+				    json_integer((json_int_t)a->observed_allocations));
+		json_object_set_new(alloc, "observed_total_bytes",
+				    json_integer((json_int_t)a->observed_bytes));
+		if (a->sampler)
+			json_object_set_new(root, "sampling", sampler_to_json(a->sampler));
+	}
 	json_object_set_new(root, "sites", sites_json(a));
 	json_object_set_new(root, "stacks", stacks_json(a));
 	json_object_set_new(root, "lifecycle", lifecycle_summary_json(a));
+	if (a->sampled) {
+		json_t *health = json_object_get(json_object_get(root, "lifecycle"), "health");
+
+		json_object_set_new(health, "censored_at_window_close",
+				    json_integer((json_int_t)a->censored_total));
+		json_object_set_new(health, "censored_without_counted_allocation",
+				    json_integer((json_int_t)a->censored_without_row));
+	}
 	json_object_set_new(root, "census", census_log_json(&a->census));
 	json_object_set_new(root, "gc_blame", blame_json(a));
 }
@@ -158,9 +196,15 @@ static void print_sampling(FILE *out, const json_t *rec)
 {
 	const json_t *s = jobj(rec, "sampling");
 
-	if (json_is_true(json_object_get(s, "estimated")))
-		fprintf(out, "  counts are estimates, scaled from sampled allocations (ratio %g)\n",
-			jreal(s, "ratio"));
+	if (!json_is_true(json_object_get(s, "estimated")))
+		return;
+	fprintf(out,
+		"  sampled: %lu objects seen in %lu windows covering %.2f%% of the time (%s); "
+		"counts are scaled estimates\n",
+		(unsigned long)ju64(s, "observed_allocations"), (unsigned long)ju64(s, "windows"),
+		jreal(s, "ratio") * 100, jstr(s, "link", "?"));
+	if (json_is_string(json_object_get(s, "stopped_early")))
+		fprintf(out, "  WARNING: %s\n", jstr(s, "stopped_early", ""));
 }
 
 /* "function (file:line)" */
@@ -179,10 +223,11 @@ void text_write_allocations(FILE *out, const json_t *rec, size_t top)
 	const json_t *a = jobj(rec, "allocations"), *sites = jarr(rec, "sites");
 	size_t n_sites = json_array_size(sites);
 
-	fprintf(out, "\nAllocations (%s hooks): %lu objects, %lu bytes, %zu sites, %lu stacks\n",
-		jstr(a, "hooks", "?"), (unsigned long)ju64(a, "total_allocations"),
-		(unsigned long)ju64(a, "total_bytes"), n_sites,
-		(unsigned long)ju64(a, "distinct_stacks"));
+	fprintf(out, "\nAllocations (%s hooks): %s%lu objects, %lu bytes, %zu sites, %lu stacks\n",
+		jstr(a, "hooks", "?"),
+		json_is_true(json_object_get(a, "estimated")) ? "estimated " : "",
+		(unsigned long)ju64(a, "total_allocations"), (unsigned long)ju64(a, "total_bytes"),
+		n_sites, (unsigned long)ju64(a, "distinct_stacks"));
 	fprintf(out, "  coverage: %s\n", jstr(a, "coverage", "?"));
 	print_health(out, a);
 	print_sampling(out, rec);

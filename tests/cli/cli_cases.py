@@ -105,7 +105,13 @@ def case_usage():
                  ["record", "-p", "1", "--weight", "pages"],
                  ["record", "-p", "1", "--max-sites", "1"],
                  ["probes", "-p", "1", "--format", "folded"],
-                 ["record", "-p", "1", "-o", "x.folded"]):  # folded needs --mode full
+                 ["record", "-p", "1", "--overhead", "0"],
+                 ["record", "-p", "1", "--overhead", "101"],
+                 ["record", "-p", "1", "--overhead", "lots"],
+                 ["record", "-p", "1", "--sampling-link", "ioctl"],
+                 # folded and pprof need allocation stacks: not in gc mode
+                 ["record", "-p", "1", "--mode", "gc", "-o", "x.folded"],
+                 ["record", "-p", "1", "--mode", "gc", "-o", "x.pb.gz"]):
         p = run(*args)
         if p.returncode != 64:
             fail(f"pyobjlife {' '.join(args)}: exit {p.returncode}, expected 64")

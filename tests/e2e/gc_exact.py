@@ -22,15 +22,20 @@ WORKLOAD = os.path.join(HERE, "..", "workloads", "gc_workload.py")
 KEYS = ("collections", "collected", "uncollectable")
 
 
+def mode_options(args):
+    """Collections only, unless the test asks for another mode (record samples by default)."""
+    return [] if "--mode" in args.extra else ["--mode", "gc"]
+
+
 def record_attached(args, out):
     env = dict(os.environ, GC_WORKLOAD_ROUNDS=str(args.rounds))
-    cmd = [args.pyobjlife, "record", "-o", out] + args.extra
+    cmd = [args.pyobjlife, "record", "-o", out] + mode_options(args) + args.extra
     return record_workload([args.python, WORKLOAD], env, cmd)
 
 
 def record_launched(args, out):
     env = dict(os.environ, GC_WORKLOAD_ROUNDS=str(args.rounds))
-    cmd = [args.pyobjlife, "record", "-o", out] + args.extra + [
+    cmd = [args.pyobjlife, "record", "-o", out] + mode_options(args) + args.extra + [
         "--", args.python, WORKLOAD, "--launch"]
     try:
         p = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
@@ -78,6 +83,9 @@ def check(args, rec, oracle, stderr):
                     if p["hook"] in ("gc_start", "gc_end")})
     if args.expect_probe and kinds != sorted(args.expect_probe.split(",")):
         problems.append(f"probes {kinds}, expected {args.expect_probe}")
+    if "sampled" in args.extra and not (rec.get("sampling") or {}).get("windows"):
+        problems.append("sampled mode recorded no allocation window: nothing was attached "
+                        "beside the GC probes")
     if problems:
         print(stderr)
         fail("; ".join(problems))

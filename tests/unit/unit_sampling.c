@@ -1,0 +1,385 @@
+// SPDX-License-Identifier: BSD-2-Clause
+/* Copyright (c) 2026 The pyobjlife authors */
+/*
+ * Sampled mode's duty cycle (user/sampling.c): the plan's arithmetic checked
+ * from first principles (the cost of a period recomputed here, over the period,
+ * never above the budget; the bounds; zero and extreme rates), and the window
+ * scheduler driven against a fake BPF side that checks the order of operations
+ * (attach, gate open, gate closed, detach, censor) and accounts the cost.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+#include <time.h>
+#include "sampling.h"
+
+#define EPS 1e-9
+
+/* What one period costs the target, from the plan's own figures: hits while attached + fixed. */
+static double period_cost(const struct duty_input *in, const struct duty_plan *p)
+{
+	double load = in->hit_rate * in->cost_per_hit_ns * 1e-9;
+
+	return (p->window_s + in->edge_s) * load + in->fixed_cost_s;
+}
+
+static void check_plan(const struct duty_input *in, const struct duty_plan *p)
+{
+	assert_true(p->window_s >= SAMPLING_MIN_WINDOW_S - EPS);
+	assert_true(p->window_s <= SAMPLING_MAX_WINDOW_S + EPS);
+	assert_true(p->period_s >= p->window_s + in->min_gap_s - EPS);
+	/* the budget: what the period costs, over its length */
+	assert_true(period_cost(in, p) / p->period_s <= in->budget * (1 + 1e-9));
+	assert_true(fabs(p->overhead - period_cost(in, p) / p->period_s) < 1e-9);
+	assert_true(p->duty > 0 && p->duty <= 1);
+}
+
+static void test_budget_holds_over_a_grid(void **state)
+{
+	const double rates[] = { 0, 1, 100, 1e4, 1e5, 1e6, 1e7 };
+	const double costs[] = { 500, 700, 10000 };
+	const double budgets[] = { 1e-4, 0.01, 0.05, 0.5, 1.0 };
+	const double edges[] = { 0, 0.004, 0.2 };
+	const double fixed[] = { 0, 3.5e-4, 0.01 };
+	unsigned checked = 0;
+
+	(void)state;
+	for (size_t r = 0; r < sizeof(rates) / sizeof(*rates); r++)
+		for (size_t c = 0; c < sizeof(costs) / sizeof(*costs); c++)
+			for (size_t b = 0; b < sizeof(budgets) / sizeof(*budgets); b++)
+				for (size_t e = 0; e < sizeof(edges) / sizeof(*edges); e++)
+					for (size_t f = 0; f < sizeof(fixed) / sizeof(*fixed);
+					     f++) {
+						struct duty_input in = {
+							.hit_rate = rates[r],
+							.cost_per_hit_ns = costs[c],
+							.budget = budgets[b],
+							.edge_s = edges[e],
+							.fixed_cost_s = fixed[f],
+							.min_gap_s = edges[e],
+						};
+						struct duty_plan p;
+
+						sampling_plan(&in, &p);
+						check_plan(&in, &p);
+						checked++;
+					}
+	assert_int_equal(checked, 7 * 3 * 5 * 3 * 3);
+}
+
+static void test_zero_rate_takes_the_longest_window(void **state)
+{
+	struct duty_input in = {
+		.hit_rate = 0, .cost_per_hit_ns = 10000, .budget = 0.01, .min_gap_s = 0.05
+	};
+	struct duty_plan p;
+
+	(void)state;
+	sampling_plan(&in, &p);
+	assert_true(p.load == 0);
+	assert_true(p.duty == 1);
+	assert_true(fabs(p.window_s - SAMPLING_MAX_WINDOW_S) < EPS);
+	/* nothing to pay for: the next window follows as soon as the detach allows */
+	assert_true(fabs(p.period_s - (SAMPLING_MAX_WINDOW_S + 0.05)) < EPS);
+	assert_true(p.overhead == 0);
+}
+
+static void test_fixed_costs_alone_space_the_windows(void **state)
+{
+	/* 7 probes x 50 us of first hits, 1% budget: at least 35 ms per period */
+	struct duty_input in = { .hit_rate = 0, .budget = 0.01, .fixed_cost_s = 7 * 50e-6 };
+	struct duty_plan p;
+
+	(void)state;
+	sampling_plan(&in, &p);
+	assert_true(p.period_s >= 7 * 50e-6 / 0.01 - EPS);
+	assert_true(p.overhead <= 0.01 + EPS);
+}
+
+static void test_the_duty_cycle_is_budget_over_load(void **state)
+{
+	/* 10,000 hits/s at 10 us: 0.1 of a core while attached; 1% budget: 10% of the time */
+	struct duty_input in = { .hit_rate = 1e4, .cost_per_hit_ns = 1e4, .budget = 0.01 };
+	struct duty_plan p;
+
+	(void)state;
+	sampling_plan(&in, &p);
+	assert_true(fabs(p.load - 0.1) < EPS);
+	assert_true(fabs(p.duty - 0.1) < EPS);
+	assert_true(fabs(p.window_s - 0.1 * SAMPLING_TARGET_PERIOD_S) < EPS);
+	assert_true(fabs(p.window_s / p.period_s - 0.1) < 1e-9);
+	assert_true(fabs(p.overhead - 0.01) < 1e-9);
+}
+
+static void test_heavy_load_gets_the_shortest_window_rarely(void **state)
+{
+	/* a million hits/s at 10 us (10 cores' worth): 20 ms windows, 20 s apart */
+	struct duty_input in = { .hit_rate = 1e6, .cost_per_hit_ns = 1e4, .budget = 0.01 };
+	struct duty_plan p;
+
+	(void)state;
+	sampling_plan(&in, &p);
+	assert_true(fabs(p.window_s - SAMPLING_MIN_WINDOW_S) < EPS);
+	assert_true(fabs(p.period_s - SAMPLING_MIN_WINDOW_S * 10 / 0.01) < 1e-6);
+	assert_true(p.overhead <= 0.01 + EPS);
+}
+
+static void test_budget_above_the_load_samples_continuously(void **state)
+{
+	struct duty_input in = {
+		.hit_rate = 1e3, .cost_per_hit_ns = 1e3, .budget = 0.5, .min_gap_s = 0.03
+	};
+	struct duty_plan p;
+
+	(void)state;
+	sampling_plan(&in, &p);
+	assert_true(p.duty == 1);
+	assert_true(fabs(p.window_s - SAMPLING_MAX_WINDOW_S) < EPS);
+	assert_true(fabs(p.period_s - (SAMPLING_MAX_WINDOW_S + 0.03)) < EPS);
+}
+
+static void test_more_hits_never_mean_more_time_attached(void **state)
+{
+	double last = 2;
+
+	(void)state;
+	for (double rate = 10; rate <= 1e8; rate *= 3) {
+		struct duty_input in = { .hit_rate = rate,
+					 .cost_per_hit_ns = 700,
+					 .budget = 0.01,
+					 .edge_s = 0.01,
+					 .min_gap_s = 0.01 };
+		struct duty_plan p;
+		double attached;
+
+		sampling_plan(&in, &p);
+		attached = p.window_s / p.period_s;
+		assert_true(attached <= last + 1e-12);
+		last = attached;
+	}
+}
+
+static void test_the_live_map_bounds_the_window(void **state)
+{
+	struct duty_input in = {
+		.hit_rate = 100, .cost_per_hit_ns = 700, .budget = 0.01, .max_window_s = 0.03
+	};
+	struct duty_plan p;
+
+	(void)state;
+	sampling_plan(&in, &p);
+	assert_true(fabs(p.window_s - 0.03) < EPS);
+	/* never below the shortest window: losses to a full map are counted instead */
+	in.max_window_s = 0.001;
+	sampling_plan(&in, &p);
+	assert_true(fabs(p.window_s - SAMPLING_MIN_WINDOW_S) < EPS);
+}
+
+/* ---- the scheduler against a fake BPF side ---- */
+
+struct fake_bpf {
+	double rate; /* hits per second while attached */
+	bool attached, gate;
+	uint64_t attached_at;
+	struct window_counters c;
+	unsigned attaches, detaches, censors, gate_opens;
+	unsigned order_errors;
+	uint64_t censored_per_window;
+};
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* hits accrue while attached, allocations while the gate is open */
+static void accrue(struct fake_bpf *f)
+{
+	uint64_t t = now_ns();
+	uint64_t n;
+
+	if (!f->attached)
+		return;
+	n = (uint64_t)((t - f->attached_at) / 1e9 * f->rate);
+	f->attached_at += (uint64_t)(n / f->rate * 1e9);
+	f->c.hits_alloc += n;
+	if (f->gate)
+		f->c.allocations += n;
+}
+
+static int fake_attach(void *ctx)
+{
+	struct fake_bpf *f = ctx;
+
+	f->order_errors += f->attached || f->gate;
+	f->attached = true;
+	f->attached_at = now_ns();
+	f->attaches++;
+	return 0;
+}
+
+static int fake_gate(void *ctx, bool open)
+{
+	struct fake_bpf *f = ctx;
+
+	accrue(f);
+	/* the gate opens only on attached probes, and closes before they go */
+	f->order_errors += !f->attached || f->gate == open;
+	f->gate = open;
+	f->gate_opens += open;
+	return 0;
+}
+
+static void fake_detach(void *ctx)
+{
+	struct fake_bpf *f = ctx;
+
+	accrue(f);
+	f->order_errors += f->gate;
+	f->attached = false;
+	f->detaches++;
+}
+
+static int fake_censor(void *ctx, uint64_t *censored)
+{
+	struct fake_bpf *f = ctx;
+
+	/* nothing may run while the live map is swept */
+	f->order_errors += f->attached || f->gate;
+	f->censors++;
+	*censored = f->censored_per_window;
+	return 0;
+}
+
+static int fake_counters(void *ctx, struct window_counters *out)
+{
+	struct fake_bpf *f = ctx;
+
+	accrue(f);
+	*out = f->c;
+	return 0;
+}
+
+static void sleep_ms(int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+
+	nanosleep(&ts, NULL);
+}
+
+/* Run the scheduler as the recording loop does, for `seconds`. */
+static void run_sampler(struct sampler *s, double seconds)
+{
+	uint64_t end = now_ns() + (uint64_t)(seconds * 1e9);
+
+	while (now_ns() < end) {
+		int ms = sampler_timeout_ms(s, now_ns(), 100);
+
+		sleep_ms(ms);
+		assert_int_equal(sampler_tick(s, now_ns()), 0);
+	}
+}
+
+static void test_scheduler_orders_and_accounts(void **state)
+{
+	struct fake_bpf f = { .rate = 20000, .censored_per_window = 3 };
+	struct sampler_ops ops = { .ctx = &f,
+				   .attach = fake_attach,
+				   .gate = fake_gate,
+				   .detach = fake_detach,
+				   .censor = fake_censor,
+				   .counters = fake_counters };
+	/* 20,000 hits/s at 10 us: 0.2 of a core; a 10% budget allows half the time */
+	struct sampler_config cfg = { .budget = 0.10,
+				      .link = "fake",
+				      .costs = { .alloc = 1e4, .dealloc = 1e4, .ret = 1e4 } };
+	struct sampler s;
+	uint64_t t0 = now_ns(), stop;
+	double recording_s, ratio;
+	json_t *j;
+
+	(void)state;
+	sampler_init(&s, &cfg, &ops, t0);
+	run_sampler(&s, 1.0);
+	stop = now_ns();
+	sampler_end(&s, stop);
+	recording_s = (stop - t0) / 1e9;
+	assert_int_equal(f.order_errors, 0);
+	assert_true(s.windows >= 2);
+	/* every closed window was censored; one may still be open at the end */
+	assert_int_equal(f.censors, f.detaches);
+	assert_true(f.attaches - f.detaches <= 1);
+	assert_int_equal(s.censored, 3ull * f.censors);
+	/* the ratio is the gate-open time over the recording */
+	ratio = sampler_ratio(&s);
+	assert_true(ratio > 0 && ratio < 1);
+	assert_true(fabs(ratio - s.observed_ns / 1e9 / recording_s) < 1e-9);
+	/* cost recomputed from the fake's hits: within the budget, one window of slack */
+	assert_true(fabs(s.cost_s - f.c.hits_alloc * 1e4 * 1e-9) < 1e-9);
+	assert_true(s.cost_s <= 0.10 * recording_s + 0.2 * SAMPLING_MAX_WINDOW_S);
+	j = sampler_to_json(&s);
+	assert_non_null(j);
+	assert_true(json_is_true(json_object_get(j, "estimated")));
+	assert_int_equal(json_integer_value(json_object_get(j, "windows")), s.windows);
+	assert_int_equal(json_array_size(json_object_get(j, "window_log")), s.n_log);
+	json_decref(j);
+	sampler_free(&s);
+}
+
+static void test_a_window_over_its_allowance_closes_early(void **state)
+{
+	struct fake_bpf f = { .rate = 100 };
+	struct sampler_ops ops = { .ctx = &f,
+				   .attach = fake_attach,
+				   .gate = fake_gate,
+				   .detach = fake_detach,
+				   .censor = fake_censor,
+				   .counters = fake_counters };
+	struct sampler_config cfg = { .budget = 0.01,
+				      .link = "fake",
+				      .costs = { .alloc = 1e4, .dealloc = 1e4, .ret = 1e4 } };
+	struct sampler s;
+	uint64_t t0 = now_ns();
+
+	(void)state;
+	sampler_init(&s, &cfg, &ops, t0);
+	/* the first window measures a quiet target: the second one is planned long */
+	while (s.windows < 1)
+		run_sampler(&s, 0.05);
+	assert_true(s.plan.window_s > 0.1);
+	/* then the target allocates 1000 times faster: 1 core of probes */
+	f.rate = 1e5;
+	while (s.windows < 2)
+		run_sampler(&s, 0.02);
+	/* its allowance (0.5 s of budget: 5 ms of probes) is spent in ~5 ms, checked every 10 */
+	assert_true(s.log[1].cut_short);
+	assert_true((s.log[1].close_ns - s.log[1].open_ns) / 1e9 < 0.1);
+	sampler_end(&s, now_ns());
+	sampler_free(&s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_budget_holds_over_a_grid),
+		cmocka_unit_test(test_zero_rate_takes_the_longest_window),
+		cmocka_unit_test(test_fixed_costs_alone_space_the_windows),
+		cmocka_unit_test(test_the_duty_cycle_is_budget_over_load),
+		cmocka_unit_test(test_heavy_load_gets_the_shortest_window_rarely),
+		cmocka_unit_test(test_budget_above_the_load_samples_continuously),
+		cmocka_unit_test(test_more_hits_never_mean_more_time_attached),
+		cmocka_unit_test(test_the_live_map_bounds_the_window),
+		cmocka_unit_test(test_scheduler_orders_and_accounts),
+		cmocka_unit_test(test_a_window_over_its_allowance_closes_early),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

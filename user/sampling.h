@@ -1,0 +1,165 @@
+/* SPDX-License-Identifier: BSD-2-Clause */
+/* Copyright (c) 2026 The pyobjlife authors */
+/*
+ * Sampled mode: the allocation and deallocation probes are attached in windows
+ * and detached between them, with a duty cycle chosen so that what their hits
+ * cost the target stays within an overhead budget (a fraction of one core).
+ * Each window measures the hit rate; the next window's length and start follow
+ * from it. Counts are scaled by the sampling ratio: the time the windows were
+ * open over the recording's duration.
+ *
+ * The arithmetic (sampling_plan) is a pure function; the window scheduler
+ * drives the BPF side through callbacks, so this file has no BPF dependency.
+ */
+#ifndef PYOBJLIFE_SAMPLING_H
+#define PYOBJLIFE_SAMPLING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+/* Window bounds: the first window only measures the hit rate. */
+#define SAMPLING_FIRST_WINDOW_S 0.020
+#define SAMPLING_MIN_WINDOW_S	0.020
+#define SAMPLING_MAX_WINDOW_S	0.200
+/* The period aimed at when the budget allows it: windows spread over time. */
+#define SAMPLING_TARGET_PERIOD_S 0.5
+/* How often an open window's cost is checked against its allowance. */
+#define SAMPLING_CHECK_NS 10000000ull
+
+struct duty_input {
+	double hit_rate;	/* probe hits per second while the probes are attached */
+	double cost_per_hit_ns; /* target CPU time per hit */
+	double budget;		/* fraction of one core, e.g. 0.01 */
+	double edge_s;		/* time the probes stay attached beyond a window (attach, detach) */
+	double fixed_cost_s;	/* target CPU per window besides the hits (first hits) */
+	double min_gap_s;	/* time between windows at least (detaching takes it) */
+	double max_window_s;	/* births that fit the live map, 0: no bound */
+};
+
+struct duty_plan {
+	double load;	 /* fraction of one core the probes take while attached */
+	double duty;	 /* fraction of the time the budget lets them be attached, <= 1 */
+	double window_s; /* the next window's length */
+	double period_s; /* from the start of one window to the start of the next */
+	double overhead; /* the fraction of one core one period costs the target, <= budget */
+};
+
+/*
+ * The next window from the last one's measurements:
+ *   load = hit_rate * cost_per_hit; duty = min(1, budget / load)
+ *   window = duty * SAMPLING_TARGET_PERIOD_S within [MIN, MAX] (and max_window_s)
+ *   cost of one period = (window + edge) * load + fixed_cost
+ *   period = max(window + min_gap, cost / budget)
+ * so the estimated overhead (cost / period) never exceeds the budget.
+ */
+void sampling_plan(const struct duty_input *in, struct duty_plan *out);
+
+/* What a hit costs the target, by probe kind (ns). */
+struct hit_costs {
+	double alloc;	  /* allocation entry probe: trap, stack walk, counters */
+	double dealloc;	  /* deallocator probe: trap, map lookups */
+	double ret;	  /* typed allocator return probe: the return half */
+	double first_hit; /* first hit of each probe after an attach */
+	const char *source;
+};
+
+struct probe_plan;
+
+/* Per-hit costs of the plan's window probes: calibrated traps plus the programs' work. */
+void sampling_hit_costs(const struct probe_plan *p, struct hit_costs *out);
+
+/* Cumulative counters the BPF side keeps for one target. */
+struct window_counters {
+	uint64_t hits_alloc, hits_dealloc, hits_return;
+	uint64_t allocations; /* counted under a (stack, type) */
+	uint64_t followed;    /* births put in the live map */
+	uint64_t lost_events; /* ring buffer records that did not fit */
+	uint64_t counts_full, stacks_full, live_full;
+};
+
+/* How the scheduler acts on the BPF side; each returns 0 or -errno. */
+struct sampler_ops {
+	void *ctx;
+	int (*attach)(void *ctx);	   /* attach the window's probes */
+	int (*gate)(void *ctx, bool open); /* let the probes count, or stop them */
+	void (*detach)(void *ctx);	   /* remove the window's probes (blocks until gone) */
+	/* objects of the window still followed: counted as censored and forgotten */
+	int (*censor)(void *ctx, uint64_t *censored);
+	int (*counters)(void *ctx, struct window_counters *out);
+};
+
+struct sampler_config {
+	double budget;	       /* fraction of one core (--overhead / 100) */
+	const char *link;      /* "uprobe_multi" or "perf_event" */
+	const char *link_note; /* why that one */
+	struct hit_costs costs;
+	unsigned probes;	/* probe sites a window attaches */
+	uint64_t live_capacity; /* entries of the live map */
+};
+
+struct window_record {
+	uint64_t open_ns, close_ns; /* the gate, since the recording started */
+	double attach_ms, detach_ms;
+	struct window_counters delta;
+	uint64_t censored;
+	double cost_s;	/* estimated target CPU the window's probes took */
+	bool cut_short; /* closed early: its probes cost more than the plan allowed */
+	bool open_at_end;
+};
+
+#define SAMPLER_MAX_LOG 4096
+
+struct sampler {
+	struct sampler_config cfg;
+	struct sampler_ops ops;
+	uint64_t t0_ns;
+	bool open, failed, ended;
+	bool ended_open;       /* a window was open when the recording stopped */
+	uint64_t stop_ns;      /* when the recording stopped counting (sampler_end) */
+	uint64_t next_open_ns; /* CLOCK_MONOTONIC */
+	uint64_t close_at_ns;
+	uint64_t checked_ns; /* when an open window's cost was last checked */
+	/* the window being recorded */
+	uint64_t attach_start_ns, gate_open_ns, gate_close_ns;
+	struct window_counters before;
+	struct window_record cur;
+	struct duty_plan plan;
+	/* totals */
+	uint64_t windows, observed_ns, censored;
+	double cost_s;
+	struct window_counters total;
+	struct window_record *log;
+	size_t n_log;
+	uint64_t log_dropped;
+};
+
+void sampler_init(struct sampler *s, const struct sampler_config *c, const struct sampler_ops *ops,
+		  uint64_t t0_ns);
+void sampler_free(struct sampler *s);
+
+/* How long the recording loop may wait (ms, at most max_ms) before sampler_tick is due. */
+int sampler_timeout_ms(const struct sampler *s, uint64_t now_ns, int max_ms);
+
+/* Open or close a window when due. 0, or -errno once attaching failed (reported). */
+int sampler_tick(struct sampler *s, uint64_t now_ns);
+
+/*
+ * The recording stops at stop_ns (the BPF side stopped counting then). A window
+ * still open is observed up to there and not censored: its objects still
+ * followed are the ones alive at the end. Its probes go with the rest.
+ */
+void sampler_end(struct sampler *s, uint64_t stop_ns);
+
+/*
+ * The sampling ratio: the time windows were open (gate opened to gate closed,
+ * or to the stop) over the time from the recording's start to its stop; 0 when
+ * no window was open. Valid after sampler_end.
+ */
+double sampler_ratio(const struct sampler *s);
+
+/* The "sampling" member of the recording JSON (after sampler_end). */
+json_t *sampler_to_json(const struct sampler *s);
+
+#endif
