@@ -19,9 +19,14 @@
 #define FNV_OFFSET		 0xcbf29ce484222325ull
 #define FNV_PRIME		 0x100000001b3ull
 
+/* one read for two fields of a struct when they lie this close (each read costs ~65 ns) */
+#define PY_SPAN_READ_MAX 256
+
 struct walk_scratch {
 	struct py_stack st;
 	__u8 frame[PYOBJLIFE_FRAME_READ_MAX];
+	__u8 span[PY_SPAN_READ_MAX];
+	__u64 tstate_frame; /* tstate's frame field, read with its thread id; 0: not read */
 };
 
 struct {
@@ -62,6 +67,48 @@ static __always_inline __u8 frame_u8(const __u8 *buf, __u32 off)
 	return buf[off];
 }
 
+/* [addr + lo, addr + hi + 8) into sc->span, the u64 fields at lo and hi included; 0 or -1. */
+static __always_inline int read_span(struct walk_scratch *sc, __u64 addr, __u32 lo, __u32 hi)
+{
+	__u32 len = hi + sizeof(__u64) - lo;
+
+	if (hi < lo || len >= PY_SPAN_READ_MAX)
+		return -1;
+	/* the mask is for the verifier, which loses the bound through the subtraction */
+	return bpf_probe_read_user(sc->span, len & (PY_SPAN_READ_MAX - 1), (void *)(addr + lo)) ? -1
+												: 0;
+}
+
+/* The u64 at `off` of the span read from `lo`. */
+static __always_inline __u64 span_u64(const struct walk_scratch *sc, __u32 lo, __u32 off)
+{
+	__u64 at = (__u64)off - lo;
+
+	/* checked after the barrier, on the register used: the compiler cannot recompute it */
+	asm volatile("" : "+r"(at));
+	if (at > PY_SPAN_READ_MAX - sizeof(__u64))
+		return 0;
+	return *(const __u64 *)(sc->span + at);
+}
+
+/* Whether `tstate` belongs to the thread whose FS base is `fsbase`; keeps its frame field. */
+static __always_inline bool tstate_is_current(const struct stack_walk_cfg *w,
+					      struct walk_scratch *sc, __u64 tstate, __u64 fsbase)
+{
+	__u32 id = w->tstate_thread_id_off, fr = w->tstate_frame_off;
+	__u32 lo = id < fr ? id : fr, hi = id < fr ? fr : id;
+
+	sc->tstate_frame = 0;
+	/* the thread id and the frame pointer in one read: both are needed, 24-120 bytes apart */
+	if (!read_span(sc, tstate, lo, hi)) {
+		if (span_u64(sc, lo, id) != fsbase)
+			return false;
+		sc->tstate_frame = span_u64(sc, lo, fr);
+		return true;
+	}
+	return read_user_u64(tstate + id) == fsbase;
+}
+
 /*
  * The GIL holder is the allocating thread (objects are only made with the GIL
  * held); its pthread id, the thread's FS base on glibc/x86_64, confirms it.
@@ -69,13 +116,14 @@ static __always_inline __u8 frame_u8(const __u8 *buf, __u32 off)
  * thread list for the FS base.
  */
 static __always_inline __u64 current_tstate(const struct target_cfg *cfg, __u64 runtime,
-					    __u64 *walked)
+					    __u64 *walked, struct walk_scratch *sc)
 {
 	const struct stack_walk_cfg *w = &cfg->walk;
 	struct task_struct *task = bpf_get_current_task_btf();
 	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
 	__u64 interp = 0, tstate;
 
+	sc->tstate_frame = 0;
 	if (w->tstate_current_off != PYOBJLIFE_OFF_NONE) {
 		tstate = read_user_u64(runtime + w->tstate_current_off);
 	} else {
@@ -85,7 +133,7 @@ static __always_inline __u64 current_tstate(const struct target_cfg *cfg, __u64 
 		gil = interp ? read_user_u64(interp + w->interp_gil_ptr_off) : 0;
 		tstate = gil ? read_user_u64(gil + w->gil_last_holder_off) : 0;
 	}
-	if (tstate && read_user_u64(tstate + w->tstate_thread_id_off) == fsbase)
+	if (tstate && tstate_is_current(w, sc, tstate, fsbase))
 		return tstate;
 
 	*walked = 1;
@@ -93,7 +141,7 @@ static __always_inline __u64 current_tstate(const struct target_cfg *cfg, __u64 
 		interp = read_user_u64(runtime + cfg->main_interp_off);
 	tstate = interp ? read_user_u64(interp + w->interp_threads_head_off) : 0;
 	for (int i = 0; i < PY_THREAD_LIST_MAX && tstate; i++) {
-		if (read_user_u64(tstate + w->tstate_thread_id_off) == fsbase)
+		if (tstate_is_current(w, sc, tstate, fsbase))
 			return tstate;
 		tstate = read_user_u64(tstate + w->tstate_next_off);
 	}
@@ -180,7 +228,7 @@ static __always_inline __u64 walk_stack(const struct stack_walk_cfg *w, __u64 ts
 	long iterations;
 
 	sc->st.flags = 0;
-	c.frame = read_user_u64(tstate + w->tstate_frame_off);
+	c.frame = sc->tstate_frame ? sc->tstate_frame : read_user_u64(tstate + w->tstate_frame_off);
 	if (c.frame && w->cframe_current_off != PYOBJLIFE_OFF_NONE)
 		c.frame = read_user_u64(c.frame + w->cframe_current_off);
 	iterations = bpf_loop(PY_STACK_WALK_ITERATIONS, walk_one_frame, &c, 0);

@@ -392,9 +392,14 @@ struct {
 	__type(value, struct alloc_agg);
 } alloc_aggs SEC(".maps");
 
-/* sized by userspace (--max-stacks) */
+/*
+ * Sized by userspace (--max-stacks). A working set, not a record: userspace reads
+ * each stack when its first (stack, type) is announced and keeps it, so an LRU map
+ * lets the stacks of a burst (start-up imports make ~20,000 distinct ones) give way
+ * to the program's steady ones instead of filling the map for the whole recording.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);
 	__type(key, __u64); /* stack id */
 	__type(value, struct py_stack);
@@ -421,17 +426,37 @@ struct type_head {
  * items, and the headers the allocator put in front of it (PyGC_Head, and the
  * managed dict/weakref pre-header of 3.11+). -1 when the type is unreadable.
  */
-static __always_inline __s64 object_size(const struct stack_walk_cfg *w, __u64 type, __u64 op,
-					 __s64 nitems, bool have_nitems, struct type_head *th)
+/* tp_basicsize, tp_itemsize, tp_dealloc and tp_flags: one read of the type where they are close */
+static __always_inline int read_type_head(const struct stack_walk_cfg *w, struct walk_scratch *sc,
+					  __u64 type, struct type_head *ts)
+{
+	__u32 lo = w->tp_basicsize_off;
+
+	if (!read_span(sc, type, lo, w->tp_flags_off)) {
+		ts->basicsize = (__s64)span_u64(sc, lo, lo);
+		ts->itemsize = (__s64)span_u64(sc, lo, lo + 8);
+		ts->dealloc = span_u64(sc, lo, lo + 16);
+		ts->flags = span_u64(sc, lo, w->tp_flags_off);
+		return 0;
+	}
+	ts->flags = 0;
+	if (bpf_probe_read_user(ts, 3 * sizeof(__u64), (void *)(type + lo)) ||
+	    bpf_probe_read_user(&ts->flags, sizeof(ts->flags), (void *)(type + w->tp_flags_off)))
+		return -1;
+	return 0;
+}
+
+static __always_inline __s64 object_size(const struct stack_walk_cfg *w, struct walk_scratch *sc,
+					 __u64 type, __u64 op, __s64 nitems, bool have_nitems,
+					 struct type_head *th)
 {
 	struct type_head ts;
-	__u64 flags = 0;
+	__u64 flags;
 	__s64 size;
 
-	if (bpf_probe_read_user(&ts, 3 * sizeof(__u64), (void *)(type + w->tp_basicsize_off)) ||
-	    bpf_probe_read_user(&flags, sizeof(flags), (void *)(type + w->tp_flags_off)))
+	if (read_type_head(w, sc, type, &ts))
 		return -1;
-	ts.flags = flags;
+	flags = ts.flags;
 	*th = ts;
 	if (ts.itemsize && !have_nitems && op && !(flags & w->size_unset_flags)) {
 		if (bpf_probe_read_user(&nitems, sizeof(nitems), (void *)(op + w->ob_size_off)))
@@ -578,13 +603,13 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 		__sync_fetch_and_add(&agg->read_errors, 1);
 		return 0;
 	}
-	size = object_size(&cfg->walk, type, op, nitems, have_nitems, &th);
+	size = object_size(&cfg->walk, sc, type, op, nitems, have_nitems, &th);
 	if (size < 0) {
 		__sync_fetch_and_add(&agg->read_errors, 1);
 		return 0;
 	}
 	key.type = type;
-	tstate = current_tstate(cfg, runtime, &walked);
+	tstate = current_tstate(cfg, runtime, &walked, sc);
 	if (walked)
 		__sync_fetch_and_add(&agg->thread_walks, 1);
 	if (!tstate) {
@@ -1019,7 +1044,7 @@ static __always_inline int lifecycle_collection_start(__u64 bias, bool bias_lear
 		return 0;
 	take_census(cfg, agg, gc, tgid);
 	/* the code that triggered it: the allocation past the threshold, or gc.collect() */
-	tstate = current_tstate(cfg, cfg->runtime_vaddr + bias, &walked);
+	tstate = current_tstate(cfg, cfg->runtime_vaddr + bias, &walked, sc);
 	if (!tstate)
 		return 0;
 	stack_id = store_stack(aagg, walk_stack(&cfg->walk, tstate, tgid, sc), &sc->st, &cfg->walk);

@@ -832,3 +832,27 @@ struct sampler_ops bpf_session_sampler_ops(struct bpf_session *s, struct alloc_r
 				     .censor = ops_censor,
 				     .counters = ops_counters };
 }
+
+json_t *bpf_session_program_stats_json(const struct bpf_session *s)
+{
+	struct bpf_program *prog;
+	json_t *out = json_object();
+
+	if (!out || !s->skel)
+		return out;
+	bpf_object__for_each_program(prog, s->skel->obj)
+	{
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) || !info.run_cnt)
+			continue;
+		json_object_set_new(out, bpf_program__name(prog),
+				    json_pack("{s:I, s:I, s:f}", "runs", (json_int_t)info.run_cnt,
+					      "run_time_ns", (json_int_t)info.run_time_ns,
+					      "ns_per_run",
+					      (double)info.run_time_ns / (double)info.run_cnt));
+	}
+	return out;
+}

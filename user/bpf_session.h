@@ -110,6 +110,13 @@ struct sampler_ops bpf_session_sampler_ops(struct bpf_session *s, struct alloc_r
 void bpf_session_stop(struct bpf_session *s);
 /* Remove every probe; the maps stay readable. */
 void bpf_session_detach(struct bpf_session *s);
+
+/*
+ * {"program": {"runs", "run_time_ns", "ns_per_run"}} for each program that ran, as
+ * the kernel measured it; the kernel counts only while kernel.bpf_stats_enabled=1,
+ * so the object is empty otherwise.
+ */
+json_t *bpf_session_program_stats_json(const struct bpf_session *s);
 void bpf_session_close(struct bpf_session *s);
 
 #endif

@@ -102,8 +102,9 @@ static const struct argp_option session_options[] = {
 	  "are marked truncated",
 	  3 },
 	{ "max-stacks", OPT_MAX_STACKS, "N", 0,
-	  "Distinct stacks the kernel keeps (default 16384); allocations beyond are counted "
-	  "without a stack, and reported",
+	  "Stacks the kernel keeps at once (default 16384), least recently used given up "
+	  "first; pyobjlife copies each when it is first seen, so this bounds a burst of "
+	  "new stacks, not the recording's total",
 	  3 },
 	{ "max-sites", OPT_MAX_SITES, "N", 0,
 	  "Distinct (stack, type) counters the kernel keeps (default 65536); allocations "

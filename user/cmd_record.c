@@ -527,6 +527,7 @@ static void finish(struct session *s)
 	if (bpf_session_read_agg(&s->bpf, s->rec.pid, &s->rec.gc.agg))
 		pr_warn("cannot read the per-generation aggregates: %s", strerror(errno));
 	take_self_check(s);
+	s->rec.program_stats = bpf_session_program_stats_json(&s->bpf);
 	if (s->rec.alloc.enabled) {
 		if (bpf_session_read_alloc_agg(&s->bpf, s->rec.pid, &s->rec.alloc.agg))
 			pr_warn("cannot read the allocation health counters: %s", strerror(errno));
@@ -686,6 +687,7 @@ static void session_free(struct session *s)
 	calibration_release();
 	gc_recording_free(&s->rec.gc);
 	heap_timeline_free(&s->rec.heap);
+	json_decref(s->rec.program_stats);
 	if (s->rec.alloc.enabled)
 		alloc_recording_free(&s->rec.alloc);
 	sampler_free(&s->sampler);

@@ -27,6 +27,7 @@ struct recording {
 	bool have_stats_start, have_stats_end;
 	struct py_gen_stats stats_start[PYOBJLIFE_NUM_GENERATIONS];
 	struct py_gen_stats stats_end[PYOBJLIFE_NUM_GENERATIONS];
+	json_t *program_stats; /* kernel-measured run time per BPF program; may be empty */
 };
 
 /* The recording JSON (see README "What the output contains"); every renderer reads it. */

@@ -127,6 +127,9 @@ json_t *recording_to_json(const struct recording *r)
 			 "target_check", target_check_json(r), "gc", gc);
 	if (root)
 		json_object_set_new(root, "heap_timeline", heap_timeline_json(&r->heap));
+	if (root && r->program_stats && json_object_size(r->program_stats))
+		json_object_set(json_object_get(root, "diagnostics"), "bpf_program_run_time",
+				r->program_stats);
 	if (root && r->alloc.enabled)
 		alloc_recording_add_json(root, &r->alloc);
 	return root;

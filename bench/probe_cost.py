@@ -1,0 +1,206 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: BSD-2-Clause
+# Copyright (c) 2026 The pyobjlife authors
+"""Per-hit cost of full mode's allocation and deallocation probes against an
+empty probe at the same address (issue 5: "the BPF program adds at most 30% to
+the cost of an empty uprobe at the same address").
+
+For each kind of object, bench/probe_cost_workload.py makes and drops N of them
+(one birth and one death each) under three conditions, interleaved, --rounds
+times: no probe; empty probes (pyobjlife-empty-probes: full mode's plan, placement
+and addresses, a program that only counts its hits); and `pyobjlife record --mode
+full`. With T the thread CPU time of the loop and H the empty probes' hits:
+
+  empty probe, per hit  = (T_empty - T_none) / H
+  BPF programs, per hit = (T_full - T_empty) / H
+  programs / empty      = the second over the first
+
+Root. Prints a markdown table; --json writes everything.
+
+  bench/probe_cost.py [--python PY] [--pyobjlife build/pyobjlife] [--rounds 5] [--n 200000]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import run_bench  # noqa: E402  (the runner's interpreter lookup and machine description)
+
+WORKLOAD = os.path.join(HERE, "probe_cost_workload.py")
+KINDS = ["instance", "list", "dict", "tuple", "float"]
+CONDITIONS = ["none", "empty", "full"]
+TIMEOUT = 300
+
+
+class RunError(Exception):
+    pass
+
+
+def start_workload(python, kind, n):
+    p = subprocess.Popen([python, WORKLOAD, kind, str(n)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    if p.stdout.readline().strip() != "ready":
+        p.kill()
+        raise RunError(f"{kind}: the workload did not start")
+    return p
+
+
+def finish_workload(p):
+    p.stdin.write("go\n")
+    p.stdin.flush()
+    line = p.stdout.readline()
+    p.stdin.close()
+    if p.wait(timeout=TIMEOUT) != 0 or not line:
+        raise RunError("the workload failed")
+    return json.loads(line)["cpu_s"]
+
+
+def run_none(ctx, kind):
+    return {"cpu_s": finish_workload(start_workload(ctx["python"], kind, ctx["n"]))}
+
+
+def run_empty(ctx, kind):
+    w = start_workload(ctx["python"], kind, ctx["n"])
+    e = subprocess.Popen([ctx["empty_probes"], str(w.pid)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, text=True)
+    try:
+        attached = e.stdout.readline().split()
+        if attached[:1] != ["attached"]:
+            raise RunError(f"{kind}: pyobjlife-empty-probes did not attach")
+        cpu = finish_workload(w)
+        e.stdin.write("done\n")
+        e.stdin.flush()
+        hits = e.stdout.readline().split()
+        if e.wait(timeout=TIMEOUT) != 0 or hits[:1] != ["hits"]:
+            raise RunError(f"{kind}: pyobjlife-empty-probes failed")
+    finally:
+        if w.poll() is None:
+            w.kill()
+        if e.poll() is None:
+            e.kill()
+    return {"cpu_s": cpu, "probes": int(attached[1]), "entry_hits": int(hits[1]),
+            "return_hits": int(hits[2])}
+
+
+def run_full(ctx, kind):
+    w = start_workload(ctx["python"], kind, ctx["n"])
+    with tempfile.TemporaryDirectory(prefix="pyobjlife-probe-cost-") as tmp:
+        out = os.path.join(tmp, "rec.json")
+        r = subprocess.Popen([ctx["pyobjlife"], "record", "--mode", "full", "-p", str(w.pid),
+                              "-o", out], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                             stderr=subprocess.PIPE, text=True)
+        try:
+            line = r.stderr.readline()
+            if "attached" not in line:
+                raise RunError(f"{kind}: pyobjlife did not attach: {line.strip()}")
+            cpu = finish_workload(w)
+            r.wait(timeout=TIMEOUT)
+            if r.returncode != 0:
+                raise RunError(f"{kind}: pyobjlife exited {r.returncode}")
+            with open(out) as f:
+                rec = json.load(f)
+        finally:
+            if w.poll() is None:
+                w.kill()
+            if r.poll() is None:
+                r.kill()
+    alloc = rec.get("allocations", {})
+    return {"cpu_s": cpu, "allocations": alloc.get("total_allocations", 0)}
+
+
+RUNNERS = {"none": run_none, "empty": run_empty, "full": run_full}
+
+
+def measure(ctx, kinds, rounds, log):
+    runs = {k: {c: [] for c in CONDITIONS} for k in kinds}
+    for r in range(rounds):
+        for kind in kinds:
+            # rotate the order so no condition always runs first
+            order = CONDITIONS[r % 3:] + CONDITIONS[:r % 3]
+            for cond in order:
+                res = RUNNERS[cond](ctx, kind)
+                runs[kind][cond].append(res)
+                log(f"round {r + 1}/{rounds} {kind:<9} {cond:<6} {res['cpu_s']:.3f} s")
+    return runs
+
+
+def summarize(runs, n):
+    rows = {}
+    for kind, by in runs.items():
+        t = {c: statistics.median(x["cpu_s"] for x in by[c]) for c in CONDITIONS}
+        hits = statistics.median(x["entry_hits"] + x["return_hits"] for x in by["empty"])
+        if hits <= 0:
+            rows[kind] = {"error": "the empty probes were never hit"}
+            continue
+        empty_ns = (t["empty"] - t["none"]) / hits * 1e9
+        body_ns = (t["full"] - t["empty"]) / hits * 1e9
+        rows[kind] = {"n": n, "cpu_s": t, "hits": hits, "hits_per_object": hits / n,
+                      "loop_ns_per_object": t["none"] / n * 1e9,
+                      "empty_ns_per_hit": empty_ns, "programs_ns_per_hit": body_ns,
+                      "programs_over_empty": body_ns / empty_ns if empty_ns > 0 else None}
+    return rows
+
+
+def markdown(doc):
+    m = doc["machine"]
+    out = [f"Machine: {m['cpu_model']}, {m['cores']} cores, kernel {m['kernel']}; Python "
+           f"{m['python_version']}; {doc['rounds']} rounds of {doc['n']} objects per kind; "
+           "thread CPU time, medians.", "",
+           "| kind | hits per object | loop ns/object | empty probe ns/hit | "
+           "full mode's programs ns/hit | programs / empty |",
+           "|---|---:|---:|---:|---:|---:|"]
+    for kind, r in doc["rows"].items():
+        if "error" in r:
+            out.append(f"| {kind} | {r['error']} | | | | |")
+            continue
+        ratio = r["programs_over_empty"]
+        out.append(f"| {kind} | {r['hits_per_object']:.2f} | {r['loop_ns_per_object']:.0f} | "
+                   f"{r['empty_ns_per_hit']:.0f} | {r['programs_ns_per_hit']:.0f} | "
+                   + (f"{ratio * 100:.0f}% |" if ratio is not None else "- |"))
+    return "\n".join(out) + "\n"
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--python", default=None)
+    ap.add_argument("--pyobjlife", default=os.path.join(os.path.dirname(HERE), "build",
+                                                         "pyobjlife"))
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--n", type=int, default=200000, help="objects per run (default 200000)")
+    ap.add_argument("--kinds", default=",".join(KINDS))
+    ap.add_argument("--json", help="write the results as JSON to this file")
+    ap.add_argument("-q", "--quiet", action="store_true")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("probe_cost: needs root (BPF)")
+    python = a.python or run_bench.default_python()
+    pyobjlife = os.path.abspath(a.pyobjlife)
+    empty = os.path.join(os.path.dirname(pyobjlife), "pyobjlife-empty-probes")
+    for exe in (pyobjlife, empty):
+        if not os.access(exe, os.X_OK):
+            sys.exit(f"probe_cost: {exe} is not built")
+    kinds = [k for k in a.kinds.split(",") if k]
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        sys.exit(f"probe_cost: unknown kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
+    log = (lambda msg: None) if a.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
+    ctx = {"python": python, "pyobjlife": pyobjlife, "empty_probes": empty, "n": a.n}
+    try:
+        runs = measure(ctx, kinds, a.rounds, log)
+    except (RunError, subprocess.TimeoutExpired) as e:
+        sys.exit(f"probe_cost: {e}")
+    doc = {"machine": run_bench.machine_info(python, pyobjlife), "rounds": a.rounds, "n": a.n,
+           "rows": summarize(runs, a.n), "runs": runs}
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump(doc, f, indent=1)
+    sys.stdout.write(markdown(doc))
+
+
+if __name__ == "__main__":
+    main()
