@@ -40,10 +40,11 @@ enum {
 
 #define EXIT_STATUS_DOC                                                                            \
 	"EXIT STATUS:\n"                                                                           \
-	"  0 success, 1 runtime failure, 2 no such process (or it exited), 3 not a CPython "       \
-	"process, 4 unsupported CPython build or version, 5 insufficient privileges, 6 kernel "    \
-	"lacks BTF/BPF/uprobes, 7 output file refused or unwritable, 8 recording unreadable or "   \
-	"lacking the data asked for (report), 64 bad command line.\n"
+	"  0 success, 1 runtime failure, 2 no such process (or a zombie), 3 not a CPython "        \
+	"process, 4 unsupported CPython (2.x, < 3.8, > 3.13, a debug or free-threaded build), "    \
+	"5 insufficient privileges, 6 kernel lacks BTF/BPF/uprobes, 7 output file refused "        \
+	"(a symlink, FIFO, device or directory) or unwritable (e.g. a full disk), 8 recording "    \
+	"unreadable or lacking the data asked for (report), 64 bad command line.\n"
 
 #define PLACEMENT_DOC                                                                              \
 	"Where in each hooked function the probe goes: cheapest (default: the first "              \

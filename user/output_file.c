@@ -73,11 +73,42 @@ static void output_file_free(struct output_file *o)
 	free(o);
 }
 
+/*
+ * The stream's writes go straight to the file. The first failure (a full disk) is kept
+ * for output_file_commit, which names it with the path in one line, and what follows is
+ * dropped: the renderers never see a write error, so none reports it a second time
+ * without its cause.
+ */
+static ssize_t write_or_keep_error(void *cookie, const char *buf, size_t len)
+{
+	struct output_file *o = cookie;
+	size_t done = 0;
+
+	while (!o->write_err && done < len) {
+		ssize_t n = write(o->fd, buf + done, len - done);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			o->write_err = n < 0 ? errno : EIO;
+		else
+			done += (size_t)n;
+	}
+	return (ssize_t)len;
+}
+
+static FILE *deferred_error_stream(struct output_file *o)
+{
+	cookie_io_functions_t io = { .write = write_or_keep_error };
+
+	return fopencookie(o, "w", io);
+}
+
 struct output_file *output_file_open(const char *path, char *why, size_t cap)
 {
 	struct output_file *o = calloc(1, sizeof(*o));
 	char *dir = dir_of(path), *base = strdup(path);
-	int fd, err;
+	int err;
 
 	if (!o || !dir || !base || asprintf(&o->tmp, "%s/.%s.XXXXXX", dir, basename(base)) < 0) {
 		free(dir);
@@ -91,12 +122,12 @@ struct output_file *output_file_open(const char *path, char *why, size_t cap)
 	free(base);
 	o->path = strdup(path);
 	/* mkstemp: O_CREAT|O_EXCL, so nothing planted at the name can be followed */
-	fd = o->path ? mkostemp(o->tmp, O_CLOEXEC) : -1;
-	if (fd < 0 || fchmod(fd, 0644) || !(o->stream = fdopen(fd, "w"))) {
+	o->fd = o->path ? mkostemp(o->tmp, O_CLOEXEC) : -1;
+	if (o->fd < 0 || fchmod(o->fd, 0644) || !(o->stream = deferred_error_stream(o))) {
 		err = o->path ? errno : ENOMEM;
 		snprintf(why, cap, "cannot create a file next to %s: %s", path, strerror(err));
-		if (fd >= 0) {
-			close(fd);
+		if (o->fd >= 0) {
+			close(o->fd);
 			unlink(o->tmp);
 		}
 		output_file_free(o);
@@ -120,9 +151,24 @@ int output_stream_close(FILE *f)
 	return err;
 }
 
+/* Flush the stream, then sync and close the file: 0 or the first error, as -errno. */
+static int close_output(struct output_file *o)
+{
+	int err = fclose(o->stream) ? errno : 0;
+
+	if (!err)
+		err = o->write_err;
+	if (!err && fsync(o->fd) && errno != EINVAL)
+		err = errno;
+	/* NFS reports some write errors only at close */
+	if (close(o->fd) && !err)
+		err = errno;
+	return -err;
+}
+
 int output_file_commit(struct output_file *o, char *why, size_t cap)
 {
-	int err = output_stream_close(o->stream);
+	int err = close_output(o);
 
 	if (err)
 		snprintf(why, cap, "failed to write %s: %s", o->path, strerror(-err));
@@ -141,6 +187,7 @@ int output_file_commit(struct output_file *o, char *why, size_t cap)
 void output_file_discard(struct output_file *o)
 {
 	fclose(o->stream);
+	close(o->fd);
 	unlink(o->tmp);
 	output_file_free(o);
 }

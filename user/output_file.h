@@ -5,6 +5,8 @@
  * never write into a FIFO, device or directory, report a full disk, and never
  * leave a half-written file in place of a good one. The data goes to a new
  * temporary file next to the target, which is renamed over it once complete.
+ * A write that fails (a full disk) fails the commit, which names the cause;
+ * the stream itself never reports it, so the writer goes on unaware.
  */
 #ifndef PYOBJLIFE_OUTPUT_FILE_H
 #define PYOBJLIFE_OUTPUT_FILE_H
@@ -13,8 +15,10 @@
 
 struct output_file {
 	FILE *stream;
-	char *path; /* where it goes */
-	char *tmp;  /* where it is written first */
+	char *path;    /* where it goes */
+	char *tmp;     /* where it is written first */
+	int fd;	       /* tmp, which the stream writes */
+	int write_err; /* the first failed write's errno, 0 if none */
 };
 
 /*

@@ -51,18 +51,18 @@ def pyenv_python(version):
     return os.path.join(PYENV, "versions", found[-1], "bin", "python" + version)
 
 
-def start_sleeper(python):
+def start_sleeper(python, args=("-c", SLEEPER)):
     if not os.access(python, os.X_OK):
         skip(f"{python} is not installed")
-    p = subprocess.Popen([python, "-c", SLEEPER], stdout=subprocess.PIPE, text=True)
+    p = subprocess.Popen([python] + list(args), stdout=subprocess.PIPE, text=True)
     if readline(p.stdout, 30, f"{python} to start").strip() != "ready":
         p.kill()
         fail(f"{python} did not start")
     return p
 
 
-def with_sleeper(python, fn):
-    p = start_sleeper(python)
+def with_sleeper(python, fn, args=("-c", SLEEPER)):
+    p = start_sleeper(python, args)
     try:
         fn(p.pid)
     finally:
@@ -208,6 +208,148 @@ def case_output_refused():
             fail("the symlink's target was modified")
 
 
+def fixture(rel):
+    """A fixture interpreter tests/fixtures/make_fixtures.sh built (PYOBJLIFE_FIXTURES)."""
+    path = os.path.join(os.environ.get("PYOBJLIFE_FIXTURES", "/nonexistent"), rel)
+    if not os.access(path, os.X_OK):
+        skip(f"no fixture {path}: build the 'fixtures' target and set PYOBJLIFE_FIXTURES")
+    return path
+
+
+def case_free_threaded():
+    """A free-threaded 3.13 is refused whether its _Py_DebugOffsets says so (attached by
+    PID) or only its name's "t" ABI flag (launched): nothing is attached or run."""
+    need_root()
+    with_sleeper(fixture("freethreaded/python3.13"), lambda pid: expect_error(
+        run("record", "-p", str(pid)), 4, ["CPython 3.13.0", "free-threaded", "not supported"]),
+        args=["sleep"])
+    with tempfile.TemporaryDirectory() as d:
+        out = os.path.join(d, "never.json")
+        expect_error(run("record", "-o", out, "--", fixture("freethreaded/python3.13t"),
+                         "sleep"), 4, ["python3.13t", "free-threaded"])
+        if os.listdir(d):
+            fail(f"a refused launch left {os.listdir(d)}")
+
+
+def case_output_not_regular():
+    """A directory or a device at the output path is refused before attaching, untouched."""
+    need_root()
+    with tempfile.TemporaryDirectory() as d:
+        sub = os.path.join(d, "out.json")
+        os.mkdir(sub)
+        expect_error(run("record", "-p", str(os.getpid()), "-o", sub), 7,
+                     ["refusing", sub, "directory"])
+        expect_error(run("record", "-p", str(os.getpid()), "--format", "json", "-o",
+                         "/dev/null"), 7, ["/dev/null", "character device"])
+        if os.listdir(sub) or os.listdir(d) != ["out.json"]:
+            fail(f"something was written: {os.listdir(d)}, {os.listdir(sub)}")
+
+
+# Run in a private mount namespace: a 64 KiB tmpfs over $1, filled up, then pyobjlife
+# ("$@") writes $1/$2 into it; the exit status and what the tmpfs holds go to stdout.
+FULL_DISK = """
+d=$1 name=$2
+shift 2
+mount -t tmpfs -o size=64k pyobjlife-full "$d" || exit 90
+if [ "$name" = kept.json ]; then echo previous > "$d/kept.json"; fi
+dd if=/dev/zero of="$d/fill" bs=4096 2>/dev/null
+[ "$(stat -f -c %a "$d")" = 0 ] || exit 91
+"$@" -o "$d/$name" > /dev/null
+echo "rc $?"
+ls -A "$d"
+if [ -e "$d/kept.json" ]; then cat "$d/kept.json"; fi
+"""
+
+
+def case_output_full_disk():
+    """A disk that fills up while the output is written: one line naming the path and
+    ENOSPC, exit 7, and neither a partial file nor a temporary one is left behind;
+    a file that was at the path keeps its content."""
+    need_root()
+    if not shutil.which("unshare"):
+        skip("unshare (util-linux) is not installed")
+    python = pyenv_python("3.11")
+
+    def check(pid):
+        for name, mode, left in (("kept.json", "gc", ["fill", "kept.json", "previous"]),
+                                 ("new.json", "gc", ["fill"]), ("new.json", "full", ["fill"])):
+            with tempfile.TemporaryDirectory() as d:
+                p = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c",
+                                    FULL_DISK, "sh", d, name, PYOBJLIFE, "record", "-q", "-p",
+                                    str(pid), "--mode", mode, "-d", "0.5"],
+                                   capture_output=True, text=True, timeout=120)
+                if p.returncode in (90, 91):
+                    skip(f"cannot mount and fill a tmpfs in a mount namespace: {p.stderr}")
+                lines = p.stdout.split()
+                out = os.path.join(d, name)
+                # the "attached" announcement is not an error (--quiet keeps it)
+                errors = "".join(l for l in p.stderr.splitlines(True)
+                                 if not l.startswith("pyobjlife: attached to PID"))
+                rc = subprocess.CompletedProcess(p.args, int(lines[1]), "", errors)
+                expect_error(rc, 7, [out, "No space left on device"])
+                if lines[2:] != left:
+                    fail(f"the full tmpfs holds {lines[2:]}, expected {left}")
+                if os.listdir(d):
+                    fail(f"{d} holds {os.listdir(d)} outside the namespace")
+        print("PASS: full disk: exit 7, one line, the old file kept, nothing partial left")
+
+    with_sleeper(python, check)
+
+
+def exit_codes_in_header():
+    """{code: comment} of user/exit_codes.h."""
+    header = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "user",
+                          "exit_codes.h")
+    text = open(header).read()
+    return {int(code): what.lower() for code, what in
+            re.findall(r"EXIT_\w+ = (\d+),[ \t]*(?:/\*(.*?)\*/)?", text, re.S)}
+
+
+def exit_codes_in_readme():
+    readme = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "README.md")
+    text = open(readme).read()
+    table = text.split("### Exit status", 1)[1].split("\n\n", 2)[1]
+    return {int(code): what.lower() for code, what in
+            re.findall(r"^\| (\d+) \| (.*) \|$", table, re.M)}
+
+
+def exit_codes_in_help(args):
+    p = run(*args)
+    text = " ".join(p.stdout.split("EXIT STATUS:", 1)[1].split())
+    # "0 success, 1 runtime failure, ... 64 bad command line."
+    parts = re.split(r"(?:^|, )(\d+) (?=[a-z])", text)
+    return {int(parts[i]): parts[i + 1].lower() for i in range(1, len(parts) - 1, 2)}
+
+
+# every row of the bad-input table, by its exit code: what its documentation must name
+BAD_INPUT_WORDS = {
+    2: ["no such process", "zombie"],
+    3: ["cpython"],
+    4: ["2.x", "3.8", "debug", "free-threaded"],
+    5: ["privilege"],
+    6: ["btf"],
+    7: ["symlink", "fifo", "directory", "full disk"],
+}
+
+
+def case_exit_codes_documented():
+    """user/exit_codes.h, the README's table and every command's --help list the same
+    codes, and each bad-input row is named where its code is documented."""
+    codes = exit_codes_in_header()
+    docs = {"README": exit_codes_in_readme()}
+    for cmd in ([], ["record"], ["gc"], ["top"], ["probes"], ["report"]):
+        docs[f"pyobjlife {' '.join(cmd + ['--help'])}"] = exit_codes_in_help(cmd + ["--help"])
+    for where, table in docs.items():
+        if sorted(table) != sorted(codes):
+            fail(f"{where} documents exit codes {sorted(table)}, exit_codes.h has "
+                 f"{sorted(codes)}")
+        for code, words in BAD_INPUT_WORDS.items():
+            missing = [w for w in words if w not in table[code]]
+            if missing:
+                fail(f"{where}: exit {code} ({table[code]!r}) does not name {missing}")
+    print(f"PASS: exit codes {sorted(codes)} documented alike in {', '.join(docs)}")
+
+
 def case_probes_json():
     python = "/usr/bin/python3.11"
     if not os.path.exists(python):
@@ -348,6 +490,10 @@ CASES = {
     "no-privilege": case_no_privilege,
     "no-btf": case_no_btf,
     "output-refused": case_output_refused,
+    "free-threaded": case_free_threaded,
+    "output-not-regular": case_output_not_regular,
+    "output-full-disk": case_output_full_disk,
+    "exit-codes-documented": case_exit_codes_documented,
     "probes-json": case_probes_json,
     "probes-pid": case_probes_pid,
     "gc-live": case_gc_live,

@@ -152,6 +152,30 @@ static void test_unsupported_builds_are_refused(void **state)
 	assert_non_null(strstr(why, "not an ELF"));
 }
 
+/* 3.13's _Py_DebugOffsets.free_threaded, or the "t" ABI flag of the name, refuses a build */
+static void test_free_threaded_builds_are_refused(void **state)
+{
+	static const char *const refused[] = { "freethreaded/python3.13",
+					       "freethreaded/python3.13t" };
+	struct discovery_opts o = { .debug_dir = "/nonexistent" };
+	struct py_target t;
+	char path[4096], why[512];
+
+	(void)state;
+	fixture_path(path, sizeof(path), "gil/python3.13");
+	assert_int_equal(py_target_from_binary(path, &o, &t, why, sizeof(why)), 0);
+	assert_string_equal(t.version_str, "3.13.0");
+	assert_false(t.free_threaded);
+	assert_int_equal(py_target_check_supported(&t, why, sizeof(why)), 0);
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		fixture_path(path, sizeof(path), refused[i]);
+		assert_int_equal(py_target_from_binary(path, &o, &t, why, sizeof(why)), 0);
+		assert_true(t.free_threaded);
+		assert_int_equal(py_target_check_supported(&t, why, sizeof(why)), -ENOTSUP);
+		assert_non_null(strstr(why, "free-threaded"));
+	}
+}
+
 static void test_plan_json_names_sources(void **state)
 {
 	struct probe_plan *p = calloc(1, sizeof(*p));
@@ -195,6 +219,7 @@ int main(int argc, char **argv)
 		cmocka_unit_test(test_debug_file_found_by_build_id),
 		cmocka_unit_test(test_no_usdt_uses_uprobes),
 		cmocka_unit_test(test_unsupported_builds_are_refused),
+		cmocka_unit_test(test_free_threaded_builds_are_refused),
 		cmocka_unit_test(test_plan_json_names_sources),
 	};
 

@@ -10,6 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "output_file.h"
@@ -109,6 +112,61 @@ static void test_full_disk_is_reported_and_keeps_the_old_file(void **state)
 	assert_string_equal(got, "previous");
 }
 
+static int files_in(const char *d)
+{
+	DIR *dp = opendir(d);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(dp);
+	while ((e = readdir(dp)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(dp);
+	return n;
+}
+
+/*
+ * A write the kernel refuses mid-file (here the file size limit, EFBIG, as a full
+ * disk refuses with ENOSPC) fails the commit with one reason naming the path; the
+ * writer saw no error, the old file stays and no temporary file is left.
+ */
+static void test_failed_write_fails_the_commit(void **state)
+{
+	char p[256], why[512], buf[4096], got[64] = "";
+	struct rlimit old, small;
+	struct output_file *o;
+	int before, r;
+	FILE *f;
+
+	(void)state;
+	path_in(p, sizeof(p), "limited.json");
+	f = fopen(p, "w");
+	fputs("previous", f);
+	fclose(f);
+	before = files_in(dir);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	/* the soft limit only: an unprivileged process could not raise the hard one back */
+	small = (struct rlimit){ 16384, old.rlim_max };
+	signal(SIGXFSZ, SIG_IGN);
+	o = output_file_open(p, why, sizeof(why));
+	assert_non_null(o);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &small), 0);
+	memset(buf, 'x', sizeof(buf));
+	for (int i = 0; i < 16; i++)
+		assert_int_equal(fwrite(buf, 1, sizeof(buf), o->stream), sizeof(buf));
+	assert_false(ferror(o->stream));
+	r = output_file_commit(o, why, sizeof(why));
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	assert_int_equal(r, -EFBIG);
+	assert_non_null(strstr(why, p));
+	assert_non_null(strstr(why, strerror(EFBIG)));
+	f = fopen(p, "r");
+	assert_non_null(fgets(got, sizeof(got), f));
+	fclose(f);
+	assert_string_equal(got, "previous");
+	assert_int_equal(files_in(dir), before);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -116,6 +174,7 @@ int main(void)
 		cmocka_unit_test(test_symlink_is_never_followed),
 		cmocka_unit_test(test_fifo_and_directory_are_refused),
 		cmocka_unit_test(test_full_disk_is_reported_and_keeps_the_old_file),
+		cmocka_unit_test(test_failed_write_fails_the_commit),
 	};
 	char cmd[128];
 	int rc;
