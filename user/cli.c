@@ -53,7 +53,10 @@ enum {
 
 static const struct argp_option common_options[] = {
 	{ "verbose", 'v', NULL, 0, "More diagnostics; twice for libbpf debug output", 10 },
-	{ "quiet", 'q', NULL, 0, "Only errors on stderr", 10 },
+	{ "quiet", 'q', NULL, 0,
+	  "On stderr only errors and the one line saying the probes are attached (scripts wait for "
+	  "it): no warnings, no status line",
+	  10 },
 	{ "debug-dir", OPT_DEBUG_DIR, "DIR", 0,
 	  "Where separate debug files live (default /usr/lib/debug; looked up by build-id, "
 	  "inside the target's root first)",

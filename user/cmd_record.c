@@ -53,7 +53,13 @@ struct session {
 
 static void on_stop_signal(int sig)
 {
+	static const char note[] = "pyobjlife: stopping: detaching the probes and writing the "
+				   "output (interrupt again to abandon the recording)\n";
+
 	stop_signal = sig;
+	/* detaching takes ~0.1 s per perf-event probe: say why nothing happens yet */
+	if (sig == SIGINT && write(STDERR_FILENO, note, sizeof(note) - 1) < 0)
+		stop_signal = sig;
 }
 
 /* SA_RESETHAND: a second Ctrl-C kills pyobjlife at once; the kernel still detaches. */
