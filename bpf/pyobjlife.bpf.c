@@ -77,6 +77,17 @@ struct {
 	__type(value, struct gc_agg);
 } gc_aggs SEC(".maps");
 
+/*
+ * Targets registered before their exec (a launched command, held until its
+ * probes are in place): the next exec of each is the one expected.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PYOBJLIFE_MAX_TARGETS);
+	__type(key, __u32); /* tgid */
+	__type(value, __u8);
+} exec_expected SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, PYOBJLIFE_MAX_THREADS);
@@ -1093,4 +1104,26 @@ static __always_inline void lifecycle_collection_end(struct gc_agg *agg, __u32 t
 
 		announce_key(aagg, &key);
 	}
+}
+
+/* ---- a target's exec ---- */
+
+/*
+ * A target that execs another program is no longer the interpreter its
+ * configuration describes: its entry goes at once, so no probe counts for it
+ * with the old layout (the same binary exec'd again keeps the old probes'
+ * breakpoints), and userspace, finding the entry gone, ends the target's
+ * recording (or, following children, plans the new program).
+ */
+SEC("raw_tp/sched_process_exec")
+int raw_tp__target_exec(void *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!bpf_map_lookup_elem(&targets, &tgid))
+		return 0;
+	if (!bpf_map_delete_elem(&exec_expected, &tgid))
+		return 0;
+	bpf_map_delete_elem(&targets, &tgid);
+	return 0;
 }

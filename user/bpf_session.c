@@ -47,8 +47,6 @@ int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 	int err;
 
 	memset(s, 0, sizeof(*s));
-	for (int i = 0; i < BPF_SESSION_MAX_WINDOW_FDS; i++)
-		s->window_fds[i] = -1;
 	s->window_link = o->window_link;
 	s->skel = pyobjlife_bpf__open_opts(&open_opts);
 	if (!s->skel) {
@@ -68,8 +66,15 @@ int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 		pr_err("cannot size the stack map: %s", strerror(-err));
 		return err;
 	}
-	if (o->max_sites &&
-	    (err = bpf_map__set_max_entries(s->skel->maps.alloc_counts, o->max_sites))) {
+	if (!o->max_sites && o->sites_scale > 1)
+		err = bpf_map__set_max_entries(
+			s->skel->maps.alloc_counts,
+			o->sites_scale * bpf_map__max_entries(s->skel->maps.alloc_counts));
+	else if (o->max_sites)
+		err = bpf_map__set_max_entries(s->skel->maps.alloc_counts, o->max_sites);
+	else
+		err = 0;
+	if (err) {
 		pr_err("cannot size the count map: %s", strerror(-err));
 		return err;
 	}
@@ -93,6 +98,12 @@ int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 		       strerror(-err));
 		return err;
 	}
+	/* without it a target's exec goes unnoticed until it exits: worth a warning only */
+	s->exec_link = bpf_program__attach(s->skel->progs.raw_tp__target_exec);
+	if (!s->exec_link)
+		pr_warn("cannot watch the targets' exec (%s): a target that execs is recorded "
+			"until it exits",
+			strerror(errno));
 	return 0;
 }
 
@@ -180,15 +191,38 @@ static int register_target(struct bpf_session *s, pid_t pid, const struct probe_
 	err = create_agg_entry(s->skel->maps.gc_aggs, key, sizeof(struct gc_agg));
 	if (!err)
 		err = create_agg_entry(s->skel->maps.alloc_aggs, key, sizeof(struct alloc_agg));
+	if (!err && o->before_exec) {
+		__u8 yes = 1;
+
+		err = bpf_map__update_elem(s->skel->maps.exec_expected, &key, sizeof(key), &yes,
+					   sizeof(yes), BPF_ANY);
+	}
 	if (!err)
 		err = bpf_map__update_elem(s->skel->maps.targets, &key, sizeof(key), &cfg,
 					   sizeof(cfg), BPF_ANY);
 	return err;
 }
 
-static int keep_link(struct bpf_session *s, struct bpf_link *link, const char *what,
+static int links_add(struct bpf_links *l, struct bpf_link *link)
+{
+	if (l->n == l->cap) {
+		int cap = l->cap ? 2 * l->cap : 32;
+		struct bpf_link **v = realloc(l->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	l->v[l->n++] = link;
+	return 0;
+}
+
+/* The link goes to the list the target is attaching to now: its own, or its window's. */
+static int keep_link(struct bpf_target *t, struct bpf_link *link, const char *what,
 		     const char *where)
 {
+	struct bpf_links *l = t->window_attached ? &t->window_links : &t->links;
 	int err;
 
 	if (!link) {
@@ -196,35 +230,37 @@ static int keep_link(struct bpf_session *s, struct bpf_link *link, const char *w
 		pr_err("failed to attach %s to %s: %s", what, where, strerror(-err));
 		return err;
 	}
-	if (s->n_links >= BPF_SESSION_MAX_LINKS) {
+	err = links_add(l, link);
+	if (err) {
 		bpf_link__destroy(link);
-		pr_err("too many probes (limit %d)", BPF_SESSION_MAX_LINKS);
-		return -E2BIG;
+		pr_err("no room for one more probe: %s", strerror(-err));
 	}
-	s->links[s->n_links++] = link;
-	return 0;
+	return err;
 }
 
-static int attach_usdt(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+static int attach_usdt(struct bpf_target *t)
 {
-	const char *bin = p->target.open_path;
+	struct pyobjlife_bpf *skel = t->session->skel;
+	const char *bin = t->plan->target.open_path;
 	int err;
 
 	/* ends first: every start the programs see then has its end in place */
-	err = keep_link(s,
-			bpf_program__attach_usdt(s->skel->progs.usdt__gc_done, pid, bin, "python",
+	err = keep_link(t,
+			bpf_program__attach_usdt(skel->progs.usdt__gc_done, t->pid, bin, "python",
 						 "gc__done", NULL),
 			"USDT python:gc__done", bin);
 	if (!err)
-		err = keep_link(s,
-				bpf_program__attach_usdt(s->skel->progs.usdt__gc_start, pid, bin,
+		err = keep_link(t,
+				bpf_program__attach_usdt(skel->progs.usdt__gc_start, t->pid, bin,
 							 "python", "gc__start", NULL),
 				"USDT python:gc__start", bin);
 	return err ? err : 2;
 }
 
-static int attach_collector(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+static int attach_collector(struct bpf_target *t)
 {
+	struct pyobjlife_bpf *skel = t->session->skel;
+	const struct probe_plan *p = t->plan;
 	const char *bin = p->target.open_path;
 	int n = 0, err;
 
@@ -235,16 +271,15 @@ static int attach_collector(struct bpf_session *s, pid_t pid, const struct probe
 		LIBBPF_OPTS(bpf_uprobe_opts, ret, .retprobe = true);
 
 		/* the return probe first, for the same reason as attach_usdt */
-		err = keep_link(
-			s,
-			bpf_program__attach_uprobe_opts(s->skel->progs.uretprobe__gc_collect, pid,
-							bin, site->offset, &ret),
-			site->symbol, bin);
+		err = keep_link(t,
+				bpf_program__attach_uprobe_opts(skel->progs.uretprobe__gc_collect,
+								t->pid, bin, site->offset, &ret),
+				site->symbol, bin);
 		if (err)
 			return err;
-		err = keep_link(s,
-				bpf_program__attach_uprobe_opts(s->skel->progs.uprobe__gc_collect,
-								pid, bin, site->offset, &entry),
+		err = keep_link(t,
+				bpf_program__attach_uprobe_opts(skel->progs.uprobe__gc_collect,
+								t->pid, bin, site->offset, &entry),
 				site->symbol, bin);
 		if (err)
 			return err;
@@ -253,10 +288,9 @@ static int attach_collector(struct bpf_session *s, pid_t pid, const struct probe
 	return n;
 }
 
-static int attach_alloc_hook(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
-			     const struct hook *h, struct bpf_program *prog)
+static int attach_alloc_hook(struct bpf_target *t, const struct hook *h, struct bpf_program *prog)
 {
-	const char *bin = p->target.open_path;
+	const char *bin = t->plan->target.open_path;
 	int err;
 
 	for (int i = 0; i < h->n_sites; i++) {
@@ -268,9 +302,9 @@ static int attach_alloc_hook(struct bpf_session *s, pid_t pid, const struct prob
 		 */
 		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = site->vaddr + site->place.offset);
 
-		err = keep_link(s,
+		err = keep_link(t,
 				bpf_program__attach_uprobe_opts(
-					prog, pid, bin, site->offset + site->place.offset, &uo),
+					prog, t->pid, bin, site->offset + site->place.offset, &uo),
 				site->symbol, bin);
 		if (err)
 			return err;
@@ -279,19 +313,19 @@ static int attach_alloc_hook(struct bpf_session *s, pid_t pid, const struct prob
 }
 
 /* Return probes of the typed allocators: the new object's address, to follow it. */
-static int attach_typed_returns(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
-				const struct hook *h)
+static int attach_typed_returns(struct bpf_target *t, const struct hook *h)
 {
-	const char *bin = p->target.open_path;
+	struct pyobjlife_bpf *skel = t->session->skel;
+	const char *bin = t->plan->target.open_path;
 	LIBBPF_OPTS(bpf_uprobe_opts, ret, .retprobe = true);
 	int err;
 
 	for (int i = 0; i < h->n_sites; i++) {
-		err = keep_link(
-			s,
-			bpf_program__attach_uprobe_opts(s->skel->progs.uretprobe__alloc_typed, pid,
-							bin, h->sites[i].offset, &ret),
-			h->sites[i].symbol, bin);
+		err = keep_link(t,
+				bpf_program__attach_uprobe_opts(skel->progs.uretprobe__alloc_typed,
+								t->pid, bin, h->sites[i].offset,
+								&ret),
+				h->sites[i].symbol, bin);
 		if (err)
 			return err;
 	}
@@ -299,18 +333,17 @@ static int attach_typed_returns(struct bpf_session *s, pid_t pid, const struct p
 }
 
 /* Probes that need no cookie: deallocators and arena functions. */
-static int attach_plain(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
-			const struct hook *h, struct bpf_program *prog)
+static int attach_plain(struct bpf_target *t, const struct hook *h, struct bpf_program *prog)
 {
-	const char *bin = p->target.open_path;
+	const char *bin = t->plan->target.open_path;
 	int err;
 
 	for (int i = 0; i < h->n_sites; i++) {
 		const struct hook_site *site = &h->sites[i];
 
-		err = keep_link(s,
+		err = keep_link(t,
 				bpf_program__attach_uprobe_opts(
-					prog, pid, bin, site->offset + site->place.offset, NULL),
+					prog, t->pid, bin, site->offset + site->place.offset, NULL),
 				site->symbol, bin);
 		if (err)
 			return err;
@@ -322,39 +355,43 @@ static int attach_plain(struct bpf_session *s, pid_t pid, const struct probe_pla
  * Deaths before births, and allocator returns before entries: every object a
  * birth probe follows then has its death and its address probes in place.
  */
-static int attach_lifecycle(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+static int attach_lifecycle(struct bpf_target *t)
 {
-	int n = attach_plain(s, pid, p, &p->dealloc, s->skel->progs.uprobe__dealloc), m;
+	const struct probe_plan *p = t->plan;
+	int n = attach_plain(t, &p->dealloc, t->session->skel->progs.uprobe__dealloc), m;
 
 	if (n < 0 || p->alloc_method != ALLOC_METHOD_TYPED)
 		return n;
-	m = attach_typed_returns(s, pid, p, &p->alloc_typed_var);
+	m = attach_typed_returns(t, &p->alloc_typed_var);
 	if (m < 0)
 		return m;
 	n += m;
-	m = attach_typed_returns(s, pid, p, &p->alloc_typed);
+	m = attach_typed_returns(t, &p->alloc_typed);
 	return m < 0 ? m : n + m;
 }
 
-static int attach_arenas(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+static int attach_arenas(struct bpf_target *t)
 {
-	int n = attach_plain(s, pid, p, &p->arena_alloc, s->skel->progs.uprobe__arena_alloc), m;
+	struct pyobjlife_bpf *skel = t->session->skel;
+	int n = attach_plain(t, &t->plan->arena_alloc, skel->progs.uprobe__arena_alloc), m;
 
 	if (n < 0)
 		return n;
-	m = attach_plain(s, pid, p, &p->arena_free, s->skel->progs.uprobe__arena_free);
+	m = attach_plain(t, &t->plan->arena_free, skel->progs.uprobe__arena_free);
 	return m < 0 ? m : n + m;
 }
 
 /* Census and GC blame at each collection start (full mode), after the start probes. */
-static int attach_gc_lifecycle(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+static int attach_gc_lifecycle(struct bpf_target *t)
 {
+	struct pyobjlife_bpf *skel = t->session->skel;
+	const struct probe_plan *p = t->plan;
 	const char *bin = p->target.open_path;
 	int err;
 
 	if (p->gc_method == GC_METHOD_USDT) {
-		err = keep_link(s,
-				bpf_program__attach_usdt(s->skel->progs.usdt__gc_lifecycle, pid,
+		err = keep_link(t,
+				bpf_program__attach_usdt(skel->progs.usdt__gc_lifecycle, t->pid,
 							 bin, "python", "gc__start", NULL),
 				"USDT python:gc__start (census)", bin);
 		return err ? err : 1;
@@ -363,9 +400,9 @@ static int attach_gc_lifecycle(struct bpf_session *s, pid_t pid, const struct pr
 		const struct hook_site *site = &p->collector.sites[i];
 		LIBBPF_OPTS(bpf_uprobe_opts, entry, .bpf_cookie = site->vaddr);
 
-		err = keep_link(s,
-				bpf_program__attach_uprobe_opts(s->skel->progs.uprobe__gc_lifecycle,
-								pid, bin, site->offset, &entry),
+		err = keep_link(t,
+				bpf_program__attach_uprobe_opts(skel->progs.uprobe__gc_lifecycle,
+								t->pid, bin, site->offset, &entry),
 				site->symbol, bin);
 		if (err)
 			return err;
@@ -373,83 +410,131 @@ static int attach_gc_lifecycle(struct bpf_session *s, pid_t pid, const struct pr
 	return p->collector.n_sites;
 }
 
-static int attach_alloc_entries(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+static int attach_alloc_entries(struct bpf_target *t)
 {
+	struct pyobjlife_bpf *skel = t->session->skel;
+	const struct probe_plan *p = t->plan;
 	int n, m;
 
 	switch (p->alloc_method) {
 	case ALLOC_METHOD_BIRTH:
-		return attach_alloc_hook(s, pid, p, &p->alloc_birth,
-					 s->skel->progs.uprobe__alloc_birth);
+		return attach_alloc_hook(t, &p->alloc_birth, skel->progs.uprobe__alloc_birth);
 	case ALLOC_METHOD_TYPED:
-		n = attach_alloc_hook(s, pid, p, &p->alloc_typed_var,
-				      s->skel->progs.uprobe__alloc_typed_var);
+		n = attach_alloc_hook(t, &p->alloc_typed_var, skel->progs.uprobe__alloc_typed_var);
 		if (n < 0)
 			return n;
-		m = attach_alloc_hook(s, pid, p, &p->alloc_typed,
-				      s->skel->progs.uprobe__alloc_typed);
+		m = attach_alloc_hook(t, &p->alloc_typed, skel->progs.uprobe__alloc_typed);
 		return m < 0 ? m : n + m;
 	default:
 		return -ENOENT;
 	}
 }
 
-static int attach_allocations(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+static int attach_allocations(struct bpf_target *t)
 {
-	int n, l = attach_lifecycle(s, pid, p), g;
+	int n, l = attach_lifecycle(t), g;
 
 	if (l < 0)
 		return l;
-	g = attach_gc_lifecycle(s, pid, p);
+	g = attach_gc_lifecycle(t);
 	if (g < 0)
 		return g;
-	n = attach_alloc_entries(s, pid, p);
+	n = attach_alloc_entries(t);
 	return n < 0 ? n : n + l + g;
 }
 
 /* Sampled mode: census and GC blame stay; the rest waits for the windows. */
-static int prepare_windows(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+static int prepare_windows(struct bpf_target *t)
 {
-	if (s->window_link == WINDOW_LINK_NONE || p->alloc_method == ALLOC_METHOD_NONE)
+	if (t->session->window_link == WINDOW_LINK_NONE ||
+	    t->plan->alloc_method == ALLOC_METHOD_NONE)
 		return -EINVAL;
-	s->window_pid = pid;
-	s->window_plan = p;
-	return attach_gc_lifecycle(s, pid, p);
+	t->windowed = true;
+	return attach_gc_lifecycle(t);
 }
 
-int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
-		       const struct bpf_attach_opts *o)
+static struct bpf_target *find_target(const struct bpf_session *s, pid_t pid)
 {
-	int err = register_target(s, pid, p, o), n, m = 0;
-
-	if (err) {
-		pr_err("failed to register PID %d in the BPF maps: %s", (int)pid, strerror(-err));
-		return err;
+	for (int i = 0; i < s->n_targets; i++) {
+		if (s->targets[i]->pid == pid)
+			return s->targets[i];
 	}
-	switch (p->gc_method) {
+	return NULL;
+}
+
+static struct bpf_target *new_target(struct bpf_session *s, pid_t pid, const struct probe_plan *p)
+{
+	struct bpf_target *t;
+
+	if (s->n_targets == s->cap_targets) {
+		int cap = s->cap_targets ? 2 * s->cap_targets : 8;
+		struct bpf_target **v = realloc(s->targets, cap * sizeof(*v));
+
+		if (!v)
+			return NULL;
+		s->targets = v;
+		s->cap_targets = cap;
+	}
+	t = calloc(1, sizeof(*t));
+	if (!t)
+		return NULL;
+	t->session = s;
+	t->pid = pid;
+	t->plan = p;
+	for (int i = 0; i < BPF_SESSION_MAX_WINDOW_FDS; i++)
+		t->window_fds[i] = -1;
+	s->targets[s->n_targets++] = t;
+	return t;
+}
+
+static int attach_target(struct bpf_target *t, const struct bpf_attach_opts *o)
+{
+	int n, m = 0;
+
+	switch (t->plan->gc_method) {
 	case GC_METHOD_USDT:
-		n = attach_usdt(s, pid, p);
+		n = attach_usdt(t);
 		break;
 	case GC_METHOD_UPROBE:
-		n = attach_collector(s, pid, p);
+		n = attach_collector(t);
 		break;
 	default:
 		return -ENOENT;
 	}
 	if (n >= 0 && o->allocations)
-		m = attach_allocations(s, pid, p);
+		m = attach_allocations(t);
 	else if (n >= 0 && o->windowed)
-		m = prepare_windows(s, pid, p);
+		m = prepare_windows(t);
 	if (m < 0)
 		return m;
 	if (n >= 0) {
-		int a = attach_arenas(s, pid, p);
+		int a = attach_arenas(t);
 
 		if (a < 0)
 			return a;
 		m += a;
 	}
 	return n < 0 ? n : n + m;
+}
+
+int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
+		       const struct bpf_attach_opts *o)
+{
+	struct bpf_target *t;
+	int err;
+
+	if (find_target(s, pid))
+		return -EEXIST;
+	t = new_target(s, pid, p);
+	if (!t)
+		return -ENOMEM;
+	t->allocations = o->allocations || o->windowed;
+	err = register_target(s, pid, p, o);
+	if (err) {
+		pr_err("failed to register PID %d in the BPF maps: %s", (int)pid, strerror(-err));
+		return err;
+	}
+	return attach_target(t, o);
 }
 
 int bpf_session_read_alloc_agg(struct bpf_session *s, pid_t pid, struct alloc_agg *out)
@@ -494,6 +579,15 @@ int bpf_session_read_agg(struct bpf_session *s, pid_t pid, struct gc_agg *out)
 	return bpf_map__lookup_elem(s->skel->maps.gc_aggs, &key, sizeof(key), out, sizeof(*out), 0);
 }
 
+bool bpf_session_target_registered(struct bpf_session *s, pid_t pid)
+{
+	__u32 key = (__u32)pid;
+	struct target_cfg cfg;
+
+	return !bpf_map__lookup_elem(s->skel->maps.targets, &key, sizeof(key), &cfg, sizeof(cfg),
+				     0);
+}
+
 static bool collections_in_flight(struct bpf_session *s)
 {
 	int fd = bpf_map__fd(s->skel->maps.gc_inflight);
@@ -514,123 +608,7 @@ void bpf_session_stop(struct bpf_session *s)
 		nanosleep(&tick, NULL);
 }
 
-void bpf_session_detach(struct bpf_session *s)
-{
-	bpf_session_window_detach(s);
-	for (int i = 0; i < s->n_links; i++)
-		bpf_link__destroy(s->links[i]);
-	s->n_links = 0;
-}
-
-void bpf_session_close(struct bpf_session *s)
-{
-	bpf_session_detach(s);
-	ring_buffer__free(s->rb);
-	s->rb = NULL;
-	pyobjlife_bpf__destroy(s->skel);
-	s->skel = NULL;
-}
-
-/* ---- sampled mode: windows ---- */
-
-unsigned bpf_session_window_sites(const struct probe_plan *p)
-{
-	unsigned n = (unsigned)p->dealloc.n_sites;
-
-	if (p->alloc_method == ALLOC_METHOD_BIRTH)
-		return n + (unsigned)p->alloc_birth.n_sites;
-	/* typed allocators: an entry and a return probe each */
-	return n + 2u * (unsigned)(p->alloc_typed_var.n_sites + p->alloc_typed.n_sites);
-}
-
-/* One uprobe_multi link: `prog` on every site of the hooks, cookies = link-time addresses
- * of the probed instructions, as the perf-event attach paths give them. */
-static int attach_multi(struct bpf_session *s, struct bpf_program *prog,
-			const struct hook *const *hooks, int n_hooks, bool retprobe)
-{
-	const struct probe_plan *p = s->window_plan;
-	uint64_t offsets[2 * HOOK_MAX_SITES], cookies[2 * HOOK_MAX_SITES];
-	unsigned cnt = 0;
-	int fd;
-
-	for (int h = 0; h < n_hooks; h++) {
-		for (int i = 0; i < hooks[h]->n_sites && cnt < 2 * HOOK_MAX_SITES; i++) {
-			const struct hook_site *site = &hooks[h]->sites[i];
-			/* a return probe traps at the entry; an entry one where placement put it */
-			uint64_t moved = retprobe ? 0 : site->place.offset;
-
-			offsets[cnt] = site->offset + moved;
-			cookies[cnt++] = site->vaddr + moved;
-		}
-	}
-	if (!cnt)
-		return 0;
-	if (s->n_window_fds >= BPF_SESSION_MAX_WINDOW_FDS)
-		return -E2BIG;
-	fd = uprobe_multi_attach(bpf_program__fd(prog), p->target.open_path, offsets, cookies, cnt,
-				 s->window_pid, retprobe);
-	if (fd < 0) {
-		pr_err("failed to attach %s to %s (uprobe_multi, %u offsets): %s",
-		       bpf_program__name(prog), p->target.open_path, cnt, strerror(-fd));
-		return fd;
-	}
-	s->window_fds[s->n_window_fds++] = fd;
-	return (int)cnt;
-}
-
-/* Deaths before births, returns before entries, as attach_lifecycle does. */
-static int attach_window_multi(struct bpf_session *s)
-{
-	const struct probe_plan *p = s->window_plan;
-	const struct hook *dealloc[] = { &p->dealloc };
-	const struct hook *typed[] = { &p->alloc_typed_var, &p->alloc_typed };
-	const struct hook *birth[] = { &p->alloc_birth };
-	int n = 0, r;
-
-	r = attach_multi(s, s->skel->progs.uprobe__dealloc, dealloc, 1, false);
-	if (r < 0)
-		return r;
-	n += r;
-	if (p->alloc_method == ALLOC_METHOD_BIRTH) {
-		r = attach_multi(s, s->skel->progs.uprobe__alloc_birth, birth, 1, false);
-		return r < 0 ? r : n + r;
-	}
-	r = attach_multi(s, s->skel->progs.uretprobe__alloc_typed, typed, 2, true);
-	if (r < 0)
-		return r;
-	n += r;
-	r = attach_multi(s, s->skel->progs.uprobe__alloc_typed_var, &typed[0], 1, false);
-	if (r < 0)
-		return r;
-	n += r;
-	r = attach_multi(s, s->skel->progs.uprobe__alloc_typed, &typed[1], 1, false);
-	return r < 0 ? r : n + r;
-}
-
-static int attach_window_perf(struct bpf_session *s)
-{
-	int n = attach_lifecycle(s, s->window_pid, s->window_plan), m;
-
-	if (n < 0)
-		return n;
-	m = attach_alloc_entries(s, s->window_pid, s->window_plan);
-	return m < 0 ? m : n + m;
-}
-
-int bpf_session_window_attach(struct bpf_session *s)
-{
-	int n;
-
-	if (!s->window_plan || s->window_attached)
-		return -EINVAL;
-	s->window_attached = true;
-	s->window_first_link = s->n_links;
-	n = s->window_link == WINDOW_LINK_UPROBE_MULTI ? attach_window_multi(s)
-						       : attach_window_perf(s);
-	if (n < 0)
-		bpf_session_window_detach(s);
-	return n;
-}
+/* ---- detaching ---- */
 
 struct link_closer {
 	pthread_t thread;
@@ -650,6 +628,9 @@ static void *close_one(void *arg)
 	return NULL;
 }
 
+/* Threads at once: enough to overlap the waits of a few targets' probes. */
+#define CLOSERS_AT_ONCE 64
+
 /*
  * Every link at once: closing one waits for a grace period (tens of ms for a
  * uprobe_multi link, 100+ ms for a perf-event one) while the links not yet
@@ -658,48 +639,414 @@ static void *close_one(void *arg)
  */
 static void close_in_parallel(struct link_closer *c, int n)
 {
-	for (int i = 0; i < n; i++)
-		c[i].started = !pthread_create(&c[i].thread, NULL, close_one, &c[i]);
-	for (int i = 0; i < n; i++) {
-		if (c[i].started)
-			pthread_join(c[i].thread, NULL);
-		else
-			close_one(&c[i]);
+	for (int from = 0; from < n; from += CLOSERS_AT_ONCE) {
+		int to = n - from > CLOSERS_AT_ONCE ? from + CLOSERS_AT_ONCE : n;
+
+		for (int i = from; i < to; i++)
+			c[i].started = !pthread_create(&c[i].thread, NULL, close_one, &c[i]);
+		for (int i = from; i < to; i++) {
+			if (c[i].started)
+				pthread_join(c[i].thread, NULL);
+			else
+				close_one(&c[i]);
+		}
 	}
 }
 
-void bpf_session_window_detach(struct bpf_session *s)
+/* The closers of a list's links; the list is left empty. */
+static void take_links(struct bpf_links *l, struct link_closer *c, int *n)
 {
-	struct link_closer c[BPF_SESSION_MAX_WINDOW_FDS + BPF_SESSION_MAX_LINKS];
+	for (int i = 0; i < l->n; i++)
+		c[(*n)++] = (struct link_closer){ .fd = -1, .link = l->v[i] };
+	l->n = 0;
+}
+
+static void take_window(struct bpf_target *t, struct link_closer *c, int *n)
+{
+	for (int i = 0; i < t->n_window_fds; i++) {
+		c[(*n)++] = (struct link_closer){ .fd = t->window_fds[i] };
+		t->window_fds[i] = -1;
+	}
+	t->n_window_fds = 0;
+	take_links(&t->window_links, c, n);
+	t->window_attached = false;
+}
+
+static int links_of(const struct bpf_target *t)
+{
+	return t->links.n + t->window_links.n + t->n_window_fds;
+}
+
+/* Out of memory for the closers: one link after the other. */
+static void destroy_serially(struct bpf_target *t)
+{
+	for (int i = 0; i < t->n_window_fds; i++)
+		close(t->window_fds[i]);
+	t->n_window_fds = 0;
+	for (int i = 0; i < t->window_links.n; i++)
+		bpf_link__destroy(t->window_links.v[i]);
+	t->window_links.n = 0;
+	t->window_attached = false;
+	for (int i = 0; i < t->links.n; i++)
+		bpf_link__destroy(t->links.v[i]);
+	t->links.n = 0;
+}
+
+/* Every link of one target, or of all when `only` is NULL, in one go. */
+static void detach_targets(struct bpf_session *s, struct bpf_target *only)
+{
+	struct link_closer *c;
+	int n = 0, cap = 1;
+
+	for (int i = 0; i < s->n_targets; i++) {
+		if (!only || s->targets[i] == only)
+			cap += links_of(s->targets[i]);
+	}
+	c = calloc(cap, sizeof(*c));
+	for (int i = 0; i < s->n_targets; i++) {
+		struct bpf_target *t = s->targets[i];
+
+		if (only && t != only)
+			continue;
+		if (c) {
+			take_window(t, c, &n);
+			take_links(&t->links, c, &n);
+		} else {
+			destroy_serially(t);
+		}
+	}
+	if (c)
+		close_in_parallel(c, n);
+	free(c);
+}
+
+void bpf_session_detach(struct bpf_session *s)
+{
+	detach_targets(s, NULL);
+	bpf_link__destroy(s->exec_link);
+	s->exec_link = NULL;
+}
+
+void bpf_session_detach_target(struct bpf_session *s, pid_t pid)
+{
+	struct bpf_target *t = find_target(s, pid);
+
+	if (t)
+		detach_targets(s, t);
+}
+
+static void free_target(struct bpf_target *t)
+{
+	free(t->links.v);
+	free(t->window_links.v);
+	free(t);
+}
+
+void bpf_session_close(struct bpf_session *s)
+{
+	bpf_session_detach(s);
+	for (int i = 0; i < s->n_targets; i++)
+		free_target(s->targets[i]);
+	free(s->targets);
+	s->targets = NULL;
+	s->n_targets = s->cap_targets = 0;
+	ring_buffer__free(s->rb);
+	s->rb = NULL;
+	pyobjlife_bpf__destroy(s->skel);
+	s->skel = NULL;
+}
+
+/* ---- forgetting a target's map entries ---- */
+
+#define BATCH 4096
+
+/* Whether an entry (key, value) belongs to `tgid`. */
+typedef bool (*entry_owner_fn)(const void *key, const void *value, __u32 tgid);
+
+/*
+ * Every entry of the map `tgid` owns, passed to fn (may be NULL) then deleted.
+ * Read in batches, deleted after the read: deleting behind a batch cursor would
+ * lose the cursor's place. 0 or -errno.
+ */
+static int drain_owned(struct bpf_map *map, entry_owner_fn owner, __u32 tgid,
+		       void (*fn)(void *ctx, const void *value), void *ctx)
+{
+	size_t ks = bpf_map__key_size(map), vs = bpf_map__value_size(map);
+	int fd = bpf_map__fd(map), err = 0;
+	char *keys = calloc(BATCH, ks), *vals = calloc(BATCH, vs), *mine = NULL;
+	size_t n_mine = 0, cap = 0;
+	__u64 in_batch = 0, out_batch = 0;
+	bool first = true;
+
+	if (!keys || !vals) {
+		err = -ENOMEM;
+		goto out;
+	}
+	for (;;) {
+		__u32 count = BATCH;
+
+		err = bpf_map_lookup_batch(fd, first ? NULL : &in_batch, &out_batch, keys, vals,
+					   &count, NULL);
+		err = err ? -errno : 0;
+		for (__u32 i = 0; i < count; i++) {
+			if (!owner(keys + i * ks, vals + i * vs, tgid))
+				continue;
+			if (fn)
+				fn(ctx, vals + i * vs);
+			if (n_mine == cap) {
+				size_t ncap = cap ? 2 * cap : 256;
+				char *m = realloc(mine, ncap * ks);
+
+				if (!m) {
+					err = -ENOMEM;
+					goto out;
+				}
+				mine = m;
+				cap = ncap;
+			}
+			memcpy(mine + n_mine++ * ks, keys + i * ks, ks);
+		}
+		if (err == -ENOENT) {
+			err = 0;
+			break;
+		}
+		if (err)
+			goto out;
+		in_batch = out_batch;
+		first = false;
+	}
+	for (size_t i = 0; i < n_mine; i++)
+		bpf_map_delete_elem(fd, mine + i * ks);
+out:
+	free(keys);
+	free(vals);
+	free(mine);
+	return err;
+}
+
+static bool owned_alloc_key(const void *key, const void *value, __u32 tgid)
+{
+	(void)value;
+	return ((const struct alloc_key *)key)->tgid == tgid;
+}
+
+static bool owned_live_key(const void *key, const void *value, __u32 tgid)
+{
+	(void)value;
+	return ((const struct live_key *)key)->tgid == tgid;
+}
+
+static bool owned_blame_key(const void *key, const void *value, __u32 tgid)
+{
+	(void)value;
+	return ((const struct blame_key *)key)->tgid == tgid;
+}
+
+static bool owned_census_key(const void *key, const void *value, __u32 tgid)
+{
+	(void)value;
+	return ((const struct census_key *)key)->tgid == tgid;
+}
+
+/* typed_calls: the allocator call's (stack, type) key names its process */
+static bool owned_typed_call(const void *key, const void *value, __u32 tgid)
+{
+	(void)key;
+	return ((const struct alloc_key *)value)->tgid == tgid;
+}
+
+struct bpf_target *bpf_session_release_target(struct bpf_session *s, pid_t pid)
+{
+	struct bpf_target *t = find_target(s, pid);
+
+	for (int i = 0; t && i < s->n_targets; i++) {
+		if (s->targets[i] == t) {
+			s->targets[i] = s->targets[--s->n_targets];
+			break;
+		}
+	}
+	return t;
+}
+
+void bpf_target_destroy(struct bpf_target *t)
+{
+	struct link_closer *c;
 	int n = 0;
 
-	if (!s->window_attached)
+	if (!t)
 		return;
-	for (int i = 0; i < s->n_window_fds; i++) {
-		c[n++] = (struct link_closer){ .fd = s->window_fds[i] };
-		s->window_fds[i] = -1;
+	c = calloc(links_of(t) + 1, sizeof(*c));
+	if (c) {
+		take_window(t, c, &n);
+		take_links(&t->links, c, &n);
+		close_in_parallel(c, n);
+		free(c);
+	} else {
+		destroy_serially(t);
 	}
-	s->n_window_fds = 0;
-	for (int i = s->window_first_link; i < s->n_links; i++)
-		c[n++] = (struct link_closer){ .fd = -1, .link = s->links[i] };
-	s->n_links = s->window_first_link;
-	s->window_attached = false;
-	close_in_parallel(c, n);
+	free_target(t);
 }
 
-int bpf_session_window_gate(struct bpf_session *s, bool open)
+void bpf_session_clear_target(struct bpf_session *s, pid_t pid, bool allocations)
 {
-	__u32 key = (__u32)s->window_pid;
+	struct pyobjlife_bpf *skel = s->skel;
+	__u32 key = (__u32)pid;
+
+	bpf_map__delete_elem(skel->maps.targets, &key, sizeof(key), 0);
+	bpf_map__delete_elem(skel->maps.exec_expected, &key, sizeof(key), 0);
+	bpf_map__delete_elem(skel->maps.gc_aggs, &key, sizeof(key), 0);
+	bpf_map__delete_elem(skel->maps.alloc_aggs, &key, sizeof(key), 0);
+	/* a target that never counted allocations has nothing in their maps: skip the walks */
+	if (!allocations)
+		return;
+	drain_owned(skel->maps.alloc_counts, owned_alloc_key, key, NULL, NULL);
+	drain_owned(skel->maps.live, owned_live_key, key, NULL, NULL);
+	drain_owned(skel->maps.gc_blame, owned_blame_key, key, NULL, NULL);
+	drain_owned(skel->maps.census, owned_census_key, key, NULL, NULL);
+	drain_owned(skel->maps.typed_calls, owned_typed_call, key, NULL, NULL);
+}
+
+void bpf_session_forget_target(struct bpf_session *s, pid_t pid)
+{
+	struct bpf_target *t = bpf_session_release_target(s, pid);
+	bool allocations = !t || t->allocations;
+
+	bpf_target_destroy(t);
+	bpf_session_clear_target(s, pid, allocations);
+}
+
+/* ---- sampled mode: windows ---- */
+
+unsigned bpf_session_window_sites(const struct probe_plan *p)
+{
+	unsigned n = (unsigned)p->dealloc.n_sites;
+
+	if (p->alloc_method == ALLOC_METHOD_BIRTH)
+		return n + (unsigned)p->alloc_birth.n_sites;
+	/* typed allocators: an entry and a return probe each */
+	return n + 2u * (unsigned)(p->alloc_typed_var.n_sites + p->alloc_typed.n_sites);
+}
+
+/* One uprobe_multi link: `prog` on every site of the hooks, cookies = link-time addresses
+ * of the probed instructions, as the perf-event attach paths give them. */
+static int attach_multi(struct bpf_target *t, struct bpf_program *prog,
+			const struct hook *const *hooks, int n_hooks, bool retprobe)
+{
+	const struct probe_plan *p = t->plan;
+	uint64_t offsets[2 * HOOK_MAX_SITES], cookies[2 * HOOK_MAX_SITES];
+	unsigned cnt = 0;
+	int fd;
+
+	for (int h = 0; h < n_hooks; h++) {
+		for (int i = 0; i < hooks[h]->n_sites && cnt < 2 * HOOK_MAX_SITES; i++) {
+			const struct hook_site *site = &hooks[h]->sites[i];
+			/* a return probe traps at the entry; an entry one where placement put it */
+			uint64_t moved = retprobe ? 0 : site->place.offset;
+
+			offsets[cnt] = site->offset + moved;
+			cookies[cnt++] = site->vaddr + moved;
+		}
+	}
+	if (!cnt)
+		return 0;
+	if (t->n_window_fds >= BPF_SESSION_MAX_WINDOW_FDS)
+		return -E2BIG;
+	fd = uprobe_multi_attach(bpf_program__fd(prog), p->target.open_path, offsets, cookies, cnt,
+				 t->pid, retprobe);
+	if (fd < 0) {
+		pr_err("failed to attach %s to %s (uprobe_multi, %u offsets): %s",
+		       bpf_program__name(prog), p->target.open_path, cnt, strerror(-fd));
+		return fd;
+	}
+	t->window_fds[t->n_window_fds++] = fd;
+	return (int)cnt;
+}
+
+/* Deaths before births, returns before entries, as attach_lifecycle does. */
+static int attach_window_multi(struct bpf_target *t)
+{
+	struct pyobjlife_bpf *skel = t->session->skel;
+	const struct probe_plan *p = t->plan;
+	const struct hook *dealloc[] = { &p->dealloc };
+	const struct hook *typed[] = { &p->alloc_typed_var, &p->alloc_typed };
+	const struct hook *birth[] = { &p->alloc_birth };
+	int n = 0, r;
+
+	r = attach_multi(t, skel->progs.uprobe__dealloc, dealloc, 1, false);
+	if (r < 0)
+		return r;
+	n += r;
+	if (p->alloc_method == ALLOC_METHOD_BIRTH) {
+		r = attach_multi(t, skel->progs.uprobe__alloc_birth, birth, 1, false);
+		return r < 0 ? r : n + r;
+	}
+	r = attach_multi(t, skel->progs.uretprobe__alloc_typed, typed, 2, true);
+	if (r < 0)
+		return r;
+	n += r;
+	r = attach_multi(t, skel->progs.uprobe__alloc_typed_var, &typed[0], 1, false);
+	if (r < 0)
+		return r;
+	n += r;
+	r = attach_multi(t, skel->progs.uprobe__alloc_typed, &typed[1], 1, false);
+	return r < 0 ? r : n + r;
+}
+
+static int attach_window_perf(struct bpf_target *t)
+{
+	int n = attach_lifecycle(t), m;
+
+	if (n < 0)
+		return n;
+	m = attach_alloc_entries(t);
+	return m < 0 ? m : n + m;
+}
+
+static void window_detach(struct bpf_target *t)
+{
+	struct link_closer *c;
+	int n = 0;
+
+	if (!t->window_attached)
+		return;
+	c = calloc(t->n_window_fds + t->window_links.n + 1, sizeof(*c));
+	if (!c) {
+		detach_targets(t->session, t);
+		return;
+	}
+	take_window(t, c, &n);
+	close_in_parallel(c, n);
+	free(c);
+}
+
+static int window_attach(struct bpf_target *t)
+{
+	int n;
+
+	if (!t->windowed || t->window_attached)
+		return -EINVAL;
+	/* from here keep_link puts the links in the window's list */
+	t->window_attached = true;
+	n = t->session->window_link == WINDOW_LINK_UPROBE_MULTI ? attach_window_multi(t)
+								: attach_window_perf(t);
+	if (n < 0)
+		window_detach(t);
+	return n;
+}
+
+static int window_gate(struct bpf_target *t, bool open)
+{
+	struct bpf_map *targets = t->session->skel->maps.targets;
+	__u32 key = (__u32)t->pid;
 	struct target_cfg cfg;
 	int err;
 
 	/* userspace is the only writer of the configuration: read, change, write back */
-	err = bpf_map__lookup_elem(s->skel->maps.targets, &key, sizeof(key), &cfg, sizeof(cfg), 0);
+	err = bpf_map__lookup_elem(targets, &key, sizeof(key), &cfg, sizeof(cfg), 0);
 	if (err)
 		return err;
 	cfg.window_open = open;
-	return bpf_map__update_elem(s->skel->maps.targets, &key, sizeof(key), &cfg, sizeof(cfg),
-				    BPF_EXIST);
+	return bpf_map__update_elem(targets, &key, sizeof(key), &cfg, sizeof(cfg), BPF_EXIST);
 }
 
 uint64_t bpf_session_live_capacity(const struct bpf_session *s)
@@ -707,105 +1054,60 @@ uint64_t bpf_session_live_capacity(const struct bpf_session *s)
 	return bpf_map__max_entries(s->skel->maps.live);
 }
 
-#define CENSOR_BATCH 4096
-
-/* Allocator calls whose return a closed window did not see: a later return must not match them. */
-static void forget_typed_calls(struct bpf_session *s)
+static void count_censored(void *ctx, const void *value)
 {
-	int fd = bpf_map__fd(s->skel->maps.typed_calls);
-	__u64 key[8];
-
-	if (bpf_map__key_size(s->skel->maps.typed_calls) > sizeof(key))
-		return;
-	while (!bpf_map_get_next_key(fd, NULL, key))
-		if (bpf_map_delete_elem(fd, &key))
-			break;
+	alloc_recording_add_censored(ctx, value);
 }
 
-int bpf_session_window_censor(struct bpf_session *s,
-			      void (*fn)(void *ctx, const struct live_object *o), void *ctx,
-			      uint64_t *censored)
+/*
+ * After the window's detach: its objects still followed, and the allocator
+ * calls whose return it did not see (a later return must not match them).
+ * Other targets' entries stay: their windows may be open.
+ */
+static int window_censor(struct bpf_target *t, uint64_t *censored)
 {
-	int fd = bpf_map__fd(s->skel->maps.live), err = 0;
-	struct live_key *keys = calloc(CENSOR_BATCH, sizeof(*keys));
-	struct live_object *vals = calloc(CENSOR_BATCH, sizeof(*vals));
-	__u64 in_batch = 0, out_batch = 0;
-	bool first = true;
+	struct pyobjlife_bpf *skel = t->session->skel;
+	uint64_t before = t->window_alloc->censored_total;
+	int err;
 
-	*censored = 0;
-	if (!keys || !vals) {
-		err = -ENOMEM;
-		goto out;
-	}
-	for (;;) {
-		__u32 count = CENSOR_BATCH;
-
-		err = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch,
-						      keys, vals, &count, NULL);
-		err = err ? -errno : 0;
-		for (__u32 i = 0; i < count; i++) {
-			if (keys[i].tgid != (__u32)s->window_pid) {
-				/* another target's object: not this window's to censor */
-				bpf_map_update_elem(fd, &keys[i], &vals[i], BPF_NOEXIST);
-				continue;
-			}
-			fn(ctx, &vals[i]);
-			(*censored)++;
-		}
-		if (err == -ENOENT) {
-			err = 0;
-			break;
-		}
-		if (err)
-			break;
-		in_batch = out_batch;
-		first = false;
-	}
-	forget_typed_calls(s);
-out:
-	free(keys);
-	free(vals);
+	err = drain_owned(skel->maps.live, owned_live_key, (__u32)t->pid, count_censored,
+			  t->window_alloc);
+	*censored = t->window_alloc->censored_total - before;
+	drain_owned(skel->maps.typed_calls, owned_typed_call, (__u32)t->pid, NULL, NULL);
 	return err;
 }
 
 static int ops_attach(void *ctx)
 {
-	int n = bpf_session_window_attach(ctx);
+	int n = window_attach(ctx);
 
 	return n < 0 ? n : 0;
 }
 
 static int ops_gate(void *ctx, bool open)
 {
-	return bpf_session_window_gate(ctx, open);
+	return window_gate(ctx, open);
 }
 
 static void ops_detach(void *ctx)
 {
-	bpf_session_window_detach(ctx);
-}
-
-static void count_censored(void *ctx, const struct live_object *o)
-{
-	alloc_recording_add_censored(ctx, o);
+	window_detach(ctx);
 }
 
 static int ops_censor(void *ctx, uint64_t *censored)
 {
-	struct bpf_session *s = ctx;
-
-	return bpf_session_window_censor(s, count_censored, s->window_alloc, censored);
+	return window_censor(ctx, censored);
 }
 
 static int ops_counters(void *ctx, struct window_counters *out)
 {
-	struct bpf_session *s = ctx;
+	struct bpf_target *t = ctx;
 	struct alloc_agg a;
 	struct gc_agg g;
-	int err = bpf_session_read_alloc_agg(s, s->window_pid, &a);
+	int err = bpf_session_read_alloc_agg(t->session, t->pid, &a);
 
 	if (!err)
-		err = bpf_session_read_agg(s, s->window_pid, &g);
+		err = bpf_session_read_agg(t->session, t->pid, &g);
 	if (err)
 		return err;
 	*out = (struct window_counters){
@@ -822,10 +1124,14 @@ static int ops_counters(void *ctx, struct window_counters *out)
 	return 0;
 }
 
-struct sampler_ops bpf_session_sampler_ops(struct bpf_session *s, struct alloc_recording *alloc)
+struct sampler_ops bpf_session_sampler_ops(struct bpf_session *s, pid_t pid,
+					   struct alloc_recording *alloc)
 {
-	s->window_alloc = alloc;
-	return (struct sampler_ops){ .ctx = s,
+	struct bpf_target *t = find_target(s, pid);
+
+	if (t)
+		t->window_alloc = alloc;
+	return (struct sampler_ops){ .ctx = t,
 				     .attach = ops_attach,
 				     .gate = ops_gate,
 				     .detach = ops_detach,

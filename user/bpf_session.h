@@ -15,7 +15,6 @@
 #include "probe_plan.h"
 #include "sampling.h"
 
-#define BPF_SESSION_MAX_LINKS 128
 /* uprobe_multi links of a sampled window: one per program */
 #define BPF_SESSION_MAX_WINDOW_FDS 8
 
@@ -29,21 +28,41 @@ enum window_link {
 struct pyobjlife_bpf;
 struct ring_buffer;
 struct bpf_link;
+struct bpf_session;
 
-struct bpf_session {
-	struct pyobjlife_bpf *skel;
-	struct bpf_link *links[BPF_SESSION_MAX_LINKS];
-	int n_links;
-	struct ring_buffer *rb;
+struct bpf_links {
+	struct bpf_link **v;
+	int n, cap;
+};
+
+/* One target's probes: those attached for the whole recording, and its sampled windows. */
+struct bpf_target {
+	struct bpf_session *session;
+	pid_t pid;
+	const struct probe_plan *plan;
+	struct bpf_links links;
+	bool allocations; /* full or sampled mode: it has entries in the allocation maps */
 	/* sampled mode: the window's probes, attached and detached again and again */
-	enum window_link window_link;
-	pid_t window_pid;
-	const struct probe_plan *window_plan;
+	bool windowed;
 	bool window_attached;
-	int window_first_link; /* perf-event links from this index on are the window's */
+	struct bpf_links window_links; /* perf-event links of the open window */
 	int window_fds[BPF_SESSION_MAX_WINDOW_FDS];
 	int n_window_fds;
 	struct alloc_recording *window_alloc; /* where censored objects are counted */
+};
+
+/*
+ * One BPF object for every target of a recording: the maps are keyed by tgid,
+ * each target has its own configuration, aggregates and probes (attached with
+ * its PID as the filter).
+ */
+struct bpf_session {
+	struct pyobjlife_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link *exec_link; /* a target's exec removes its configuration */
+	struct bpf_target **targets;
+	int n_targets, cap_targets;
+	enum window_link window_link;
 };
 
 struct bpf_session_opts {
@@ -51,7 +70,8 @@ struct bpf_session_opts {
 	unsigned ringbuf_bytes;
 	unsigned max_stacks; /* 0: the object's default */
 	unsigned max_sites;
-	unsigned max_live; /* objects followed at once */
+	unsigned sites_scale; /* no max_sites: the object's default times this (targets sharing) */
+	unsigned max_live;    /* objects followed at once */
 	/* census of live GC objects at collections (full mode) */
 	uint64_t census_young_interval_ns, census_full_interval_ns;
 	unsigned census_max_objects;
@@ -63,6 +83,7 @@ struct bpf_attach_opts {
 	bool allocations; /* full mode: the plan's allocation probes too */
 	bool windowed;	  /* sampled mode: allocation probes in windows (bpf_session_window_*) */
 	unsigned stack_depth; /* Python frames kept per stack */
+	bool before_exec;     /* a launched command held before its exec: that exec is expected */
 };
 
 /* Open and load; 0 or -errno. */
@@ -83,28 +104,38 @@ struct alloc_maps bpf_session_alloc_maps(const struct bpf_session *s);
 int bpf_session_stacks_fd(const struct bpf_session *s);
 
 /*
- * Sampled mode. A window's probes: every allocation, deallocator and typed
- * return probe of the plan, attached once per window. Attach returns the
- * probes attached or -errno. The gate lets them count and follow objects;
- * detach returns once no probe of the window can run any more.
+ * Sampled mode. A target's window probes: every allocation, deallocator and
+ * typed return probe of its plan, attached once per window, through the
+ * sampler's operations (bpf_session_sampler_ops). The gate lets them count and
+ * follow objects; detach returns once no probe of the window can run any more;
+ * censor passes every object the window still follows to the recording (its
+ * lifetime was cut off by the window's end) and forgets it.
  */
-int bpf_session_window_attach(struct bpf_session *s);
-int bpf_session_window_gate(struct bpf_session *s, bool open);
-void bpf_session_window_detach(struct bpf_session *s);
 /* Probe sites a window attaches. */
 unsigned bpf_session_window_sites(const struct probe_plan *p);
-/*
- * After a window's detach: every object it still follows is passed to fn
- * (its lifetime was cut off by the window's end) and forgotten, so a later
- * death at a reused address is not taken for its death. 0 or -errno.
- */
-int bpf_session_window_censor(struct bpf_session *s,
-			      void (*fn)(void *ctx, const struct live_object *o), void *ctx,
-			      uint64_t *censored);
 uint64_t bpf_session_live_capacity(const struct bpf_session *s);
 
-/* The window scheduler's hands on this session; censored objects are counted in `alloc`. */
-struct sampler_ops bpf_session_sampler_ops(struct bpf_session *s, struct alloc_recording *alloc);
+/* The window scheduler's hands on target `pid`; censored objects are counted in `alloc`. */
+struct sampler_ops bpf_session_sampler_ops(struct bpf_session *s, pid_t pid,
+					   struct alloc_recording *alloc);
+
+/* Whether the target's configuration is still in place: false once it exec'd (BPF removed it). */
+bool bpf_session_target_registered(struct bpf_session *s, pid_t pid);
+/* Remove the probes of one target (its window's too), all at once; the maps stay readable. */
+void bpf_session_detach_target(struct bpf_session *s, pid_t pid);
+/*
+ * Forget a target whose recording was read: its probes, then its map entries
+ * (configuration, aggregates, counts, followed objects, census, blame), so the
+ * PID can be registered again (after an exec) and the maps' room serves other
+ * targets. The same in steps: release (the session no longer knows it, from
+ * the thread that attaches), destroy (its probes, from any thread: a process
+ * that exited cannot hit them), clear (its entries, from any thread, once its
+ * recording is read).
+ */
+void bpf_session_forget_target(struct bpf_session *s, pid_t pid);
+struct bpf_target *bpf_session_release_target(struct bpf_session *s, pid_t pid);
+void bpf_target_destroy(struct bpf_target *t);
+void bpf_session_clear_target(struct bpf_session *s, pid_t pid, bool allocations);
 
 /* Take no new collections and let running ones finish (bounded wait). */
 void bpf_session_stop(struct bpf_session *s);

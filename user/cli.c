@@ -36,6 +36,7 @@ enum {
 	OPT_INTERVAL,
 	OPT_OVERHEAD,
 	OPT_SAMPLING_LINK,
+	OPT_FOLLOW_CHILDREN,
 };
 
 #define EXIT_STATUS_DOC                                                                            \
@@ -65,7 +66,19 @@ static const struct argp_option common_options[] = {
 };
 
 static const struct argp_option target_options[] = {
-	{ "pid", 'p', "PID", 0, "Attach to this running process (host PID)", 1 },
+	{ "pid", 'p', "PID", 0,
+	  "Attach to this running process (host PID); record and gc take several -p, "
+	  "recorded at once, each into its own output files",
+	  1 },
+	{},
+};
+
+static const struct argp_option follow_options[] = {
+	{ "follow-children", OPT_FOLLOW_CHILDREN, NULL, 0,
+	  "With -- CMD: record the processes the command forks and the Pythons they exec "
+	  "too, each into its own output files; the recording goes on until every one has "
+	  "exited (or -d, Ctrl-C)",
+	  1 },
 	{},
 };
 
@@ -354,9 +367,20 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		c->debug_dir = arg;
 		break;
 	case 'p':
-		if (c->pid)
-			argp_error(state, "one -p at a time for now");
-		c->pid = parse_pid(arg, state);
+		if (c->n_pids && c->cmd != CMD_RECORD && c->cmd != CMD_GC)
+			argp_error(state, "one -p at a time");
+		if (c->n_pids == CLI_MAX_PIDS)
+			argp_error(state, "at most %d -p", CLI_MAX_PIDS);
+		c->pids[c->n_pids] = parse_pid(arg, state);
+		for (unsigned i = 0; i < c->n_pids; i++) {
+			if (c->pids[i] == c->pids[c->n_pids])
+				argp_error(state, "-p %s given twice", arg);
+		}
+		c->pid = c->pids[0];
+		c->n_pids++;
+		break;
+	case OPT_FOLLOW_CHILDREN:
+		c->follow_children = true;
 		break;
 	case 'd':
 		errno = 0;
@@ -507,6 +531,9 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		} else if (!!c->pid == !!c->command_argv) {
 			argp_error(state, "give exactly one of -p PID or -- CMD [ARGS...]");
 		}
+		if (c->follow_children && !c->command_argv)
+			argp_error(state, "--follow-children follows a launched command: give "
+					  "-- CMD [ARGS...]");
 		if (c->cmd == CMD_PROBES && c->format != FORMAT_NONE && c->format != FORMAT_JSON &&
 		    c->format != FORMAT_TEXT)
 			argp_error(state, "probes --format is json or text");
@@ -541,12 +568,16 @@ static const struct argp common_argp = {
 static const struct argp target_argp = {
 	target_options, parse_common, NULL, NULL, NULL, NULL, NULL
 };
+static const struct argp follow_argp = {
+	follow_options, parse_common, NULL, NULL, NULL, NULL, NULL
+};
 static const struct argp session_argp = {
 	session_options, parse_common, NULL, NULL, NULL, NULL, NULL
 };
 
 static const struct argp_child record_children[] = {
 	{ &target_argp, 0, "Target:", 1 },
+	{ &follow_argp, 0, NULL, 1 },
 	{ &session_argp, 0, "Recording:", 2 },
 	{ &common_argp, 0, "General:", 10 },
 	{},
@@ -565,10 +596,13 @@ static const struct argp_child probes_children[] = {
 	{},
 };
 
-static const struct argp record_argp = {
-	record_options, parse_common, "-p PID | -- CMD [ARGS...]", record_doc, record_children,
-	NULL,		NULL
-};
+static const struct argp record_argp = { record_options,
+					 parse_common,
+					 "-p PID [-p PID]... | -- CMD [ARGS...]",
+					 record_doc,
+					 record_children,
+					 NULL,
+					 NULL };
 static const struct argp gc_argp = { NULL,   parse_common,    "-p PID | -- CMD [ARGS...]",
 				     gc_doc, record_children, NULL,
 				     NULL };

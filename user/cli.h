@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include "probe_plan.h"
+#include "pyobjlife.h"
 #include "render.h"
 
 enum command {
@@ -19,6 +20,8 @@ enum command {
 };
 
 #define CLI_MAX_OUTPUTS 8
+/* record -p PID -p PID ...: as many targets as the BPF maps hold */
+#define CLI_MAX_PIDS PYOBJLIFE_MAX_TARGETS
 
 /* What a recording traces (--mode). */
 enum record_mode {
@@ -37,9 +40,12 @@ enum sampling_link_pref {
 
 struct cli {
 	enum command cmd;
-	pid_t pid;
-	const char *binary;		      /* probes --binary */
-	double duration_s;		      /* 0: until Ctrl-C or the target's exit */
+	pid_t pid;		  /* the first -p */
+	pid_t pids[CLI_MAX_PIDS]; /* every -p (record and gc take several) */
+	unsigned n_pids;
+	bool follow_children; /* --follow-children: the launched command's forks and execs */
+	const char *binary;   /* probes --binary */
+	double duration_s;    /* 0: until Ctrl-C or the target's exit */
 	const char *outputs[CLI_MAX_OUTPUTS]; /* -o, repeatable for record */
 	unsigned n_outputs;
 	const char *input;	   /* report REC.json */
@@ -67,6 +73,15 @@ struct cli {
 	bool calibrate;			       /* probes --calibrate */
 	double interval_s;		       /* top --interval: seconds between refreshes */
 };
+
+/*
+ * Several targets in one recording: several -p, or a launched command's
+ * children. Each gets its own output files (rec.json -> rec.PID.json).
+ */
+static inline bool cli_many_targets(const struct cli *c)
+{
+	return c->n_pids > 1 || c->follow_children;
+}
 
 /* Sampled and full modes trace allocations: stacks, sites, folded and pprof outputs. */
 static inline bool cli_records_allocations(const struct cli *c)
