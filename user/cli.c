@@ -67,8 +67,8 @@ static const struct argp_option common_options[] = {
 
 static const struct argp_option target_options[] = {
 	{ "pid", 'p', "PID", 0,
-	  "Attach to this running process (host PID); record and gc take several -p, "
-	  "recorded at once, each into its own output files",
+	  "Attach to this running process (host PID); record and gc take several, recorded "
+	  "at once, each into its own output files",
 	  1 },
 	{},
 };
@@ -232,7 +232,8 @@ static const char record_doc[] =
 	"uncollectable (exactly what gc.get_stats() reports), and pause times.\n\n"
 	"USAGE:\n"
 	"  pyobjlife record -p PID [-d SECONDS] [--mode sampled|gc|full] [-o FILE]...\n"
-	"  pyobjlife record [OPTIONS] -- CMD [ARGS...]\n\n"
+	"  pyobjlife record -p PID -p PID... [OPTIONS]\n"
+	"  pyobjlife record [OPTIONS] [--follow-children] -- CMD [ARGS...]\n\n"
 	"Object allocations are counted under the Python stack (file, line, function; 64 "
 	"frames by default) and type that made them: the JSON gains \"sites\" (per leaf line "
 	"and type) and \"stacks\", and -o FILE.svg draws a flamegraph of them. "
@@ -242,6 +243,13 @@ static const char record_doc[] =
 	"allocation exactly and follows each object to its death, but slows an allocation-heavy "
 	"target 100x or more; --mode gc traces "
 	"collections only.\n\n"
+	"Several processes are recorded at once with several -p (they may run different "
+	"CPython versions), or with --follow-children the processes a launched command "
+	"forks and the Pythons they exec. Each process gets its own files: -o rec.json "
+	"writes rec.PID.json (rec.PID-2.json for the next program a PID execs), and so for "
+	"every -o; without -o their text reports follow one another on stdout. A process "
+	"that exits ends its own recording, written at once (\"end_reason\"); the others go "
+	"on until they exit, -d or Ctrl-C. One target that execs ends its recording.\n\n"
 	"EXAMPLES:\n"
 	"  pyobjlife record -p 1234 -d 30 -o rec.json    # 30 s of PID 1234, as JSON\n"
 	"  pyobjlife record -p 1234 -d 60 --overhead 0.5 -o flame.svg  # half the budget\n"
@@ -251,6 +259,8 @@ static const char record_doc[] =
 	"  pyobjlife record -p 1234 -d 5 --mode full -o allocs.json   # allocation sites\n"
 	"  pyobjlife record -p 1234 -d 5 --mode full -o a.folded --weight bytes\n"
 	"  pyobjlife record -p 1234 -d 5 --mode full -o rec.json -o report.html\n"
+	"  pyobjlife record -p 1234 -p 5678 -o r.json  # r.1234.json and r.5678.json\n"
+	"  pyobjlife record --follow-children -o r.json -- python3 -m pytest -n 4\n"
 	"\v" FORMATS_DOC EXIT_STATUS_DOC;
 
 static const char report_doc[] =
@@ -272,7 +282,7 @@ static const char gc_doc[] =
 	"happens (time, generation, pause, collected, uncollectable, generation counts), and "
 	"per-generation totals and pause histograms at the end.\n\n"
 	"USAGE:\n"
-	"  pyobjlife gc -p PID [-d SECONDS]\n"
+	"  pyobjlife gc -p PID [-p PID]... [-d SECONDS]\n"
 	"  pyobjlife gc [OPTIONS] -- CMD [ARGS...]\n\n"
 	"EXAMPLES:\n"
 	"  pyobjlife gc -p 1234            # until Ctrl-C\n"
@@ -577,7 +587,7 @@ static const struct argp session_argp = {
 
 static const struct argp_child record_children[] = {
 	{ &target_argp, 0, "Target:", 1 },
-	{ &follow_argp, 0, NULL, 1 },
+	{ &follow_argp, 0, "Launched command:", 1 },
 	{ &session_argp, 0, "Recording:", 2 },
 	{ &common_argp, 0, "General:", 10 },
 	{},
@@ -603,9 +613,10 @@ static const struct argp record_argp = { record_options,
 					 record_children,
 					 NULL,
 					 NULL };
-static const struct argp gc_argp = { NULL,   parse_common,    "-p PID | -- CMD [ARGS...]",
-				     gc_doc, record_children, NULL,
-				     NULL };
+static const struct argp gc_argp = {
+	NULL, parse_common, "-p PID [-p PID]... | -- CMD [ARGS...]", gc_doc, record_children,
+	NULL, NULL
+};
 static const struct argp probes_argp = { probes_options,  parse_common, NULL, probes_doc,
 					 probes_children, NULL,		NULL };
 static const struct argp_option report_general_options[] = {

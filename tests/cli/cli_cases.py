@@ -86,7 +86,8 @@ def need_root():
 
 def case_help():
     for args, words in ((["--help"], ["COMMANDS", "EXIT STATUS"]),
-                        (["record", "--help"], ["USAGE", "EXAMPLES", "--duration", "EXIT STATUS"]),
+                        (["record", "--help"], ["USAGE", "EXAMPLES", "--duration", "EXIT STATUS",
+                                                "--follow-children", "-p PID -p PID"]),
                         (["gc", "--help"], ["USAGE", "EXAMPLES"]),
                         (["probes", "--help"], ["--binary", "--format"])):
         p = run(*args)
@@ -111,7 +112,12 @@ def case_usage():
                  ["record", "-p", "1", "--sampling-link", "ioctl"],
                  # folded and pprof need allocation stacks: not in gc mode
                  ["record", "-p", "1", "--mode", "gc", "-o", "x.folded"],
-                 ["record", "-p", "1", "--mode", "gc", "-o", "x.pb.gz"]):
+                 ["record", "-p", "1", "--mode", "gc", "-o", "x.pb.gz"],
+                 # several targets: record and gc only, each PID once, one file per target
+                 ["record", "-p", "1", "-p", "1"], ["top", "-p", "1", "-p", "2"],
+                 ["probes", "-p", "1", "-p", "2"], ["record", "--follow-children", "-p", "1"],
+                 ["top", "--follow-children", "-p", "1"],
+                 ["record", "-p", "1", "-p", "2", "--format", "json"]):
         p = run(*args)
         if p.returncode != 64:
             fail(f"pyobjlife {' '.join(args)}: exit {p.returncode}, expected 64")

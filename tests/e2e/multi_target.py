@@ -12,6 +12,10 @@ figures and that site as one JSON line. Cases (--case):
   one-exits     `record -p A -p B`; A finishes and exits while B waits: A's file is
                 written when A exits ("target exited"), before B even starts its
                 work; B is recorded on and exact too.
+  exec          one target, `record -p A` as always: A execs a program that collects;
+                the recording ends there ("target exec'd a new program"), its one
+                file as before (rec.json), with A's figures and none of the new
+                program's collections.
   follow        `record --follow-children -- PY1 multi_workload.py family`: the
                 launched interpreter forks; the child (a copy of the interpreter,
                 recorded from the fork) execs PY2, whose recording starts at its
@@ -87,8 +91,9 @@ class Recorder:
 class Target:
     """A running workload in role attach."""
 
-    def __init__(self, python, env, exit_early=False):
-        cmd = [python, WORKLOAD, "attach"] + (["--exit"] if exit_early else [])
+    def __init__(self, python, env, exit_early=False, exec_after=None):
+        cmd = [python, WORKLOAD, "attach"] + (["--exit"] if exit_early else []) + \
+            (["--exec-after", exec_after] if exec_after else [])
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True, env=env)
         if readline(self.proc.stdout, 60, f"{python} to start").strip() != "ready":
@@ -275,6 +280,39 @@ def case_one_exits(args, tmp):
         "recorded on"
 
 
+def case_exec(args, tmp):
+    a = Target(args.python[0], env_for(args), exec_after=args.python[0])
+    out = os.path.join(tmp, "rec.json")
+    try:
+        rec = Recorder([args.pyobjlife, "record", "-p", str(a.pid), "-o", out] + mode_args(args))
+        rec.wait_for("attached to PID", 120)
+        oa = a.run()
+        # the recording ends by itself at the exec, while the new program still runs
+        try:
+            rc = rec.proc.wait(60)
+        except subprocess.TimeoutExpired:
+            rec.proc.kill()
+            fail("pyobjlife went on recording after its target's exec")
+        rec.reader.join(10)
+        still_running = a.proc.poll() is None
+    finally:
+        a.finish()
+    if rc:
+        fail(f"pyobjlife exited {rc}: {''.join(rec.err)}")
+    problems = []
+    if not still_running:
+        problems.append("pyobjlife recorded on until the exec'd program ended")
+    expect_files(tmp, ["rec.json"], problems)
+    r = load(out, problems)
+    if r:
+        check_recording(r, oa, args.mode, problems, f"PID {a.pid}")
+        if r["end_reason"] != "target exec'd a new program":
+            problems.append(f"end_reason {r['end_reason']!r}")
+        if {"label", "origin"} & set(r["target"]):
+            problems.append("a single target's recording gained the fields of several")
+    return problems, f"PID {a.pid} ({oa['python']}) exec'd: recording ended there"
+
+
 def case_follow(args, tmp):
     py1, py2, py3 = args.python
     extra = ["-o", os.path.join(tmp, "flame.svg")] if args.mode == "full" else []
@@ -324,7 +362,8 @@ def main():
     ap.add_argument("--pyobjlife", required=True)
     ap.add_argument("--python", action="append", required=True,
                     help="interpreters, in the order the case uses them")
-    ap.add_argument("--case", choices=("two-versions", "one-exits", "follow"), required=True)
+    ap.add_argument("--case", choices=("two-versions", "one-exits", "exec", "follow"),
+                    required=True)
     ap.add_argument("--mode", choices=("gc", "sampled", "full"), default="gc")
     ap.add_argument("--label", default="")
     args = ap.parse_args()
@@ -333,11 +372,11 @@ def main():
     for py in args.python:
         if not os.access(py, os.X_OK):
             skip(f"{py} is not installed")
-    need = 3 if args.case == "follow" else 2
+    need = {"follow": 3, "exec": 1}.get(args.case, 2)
     if len(args.python) != need:
         fail(f"--case {args.case} takes {need} --python")
     case = {"two-versions": case_two_versions, "one-exits": case_one_exits,
-            "follow": case_follow}[args.case]
+            "exec": case_exec, "follow": case_follow}[args.case]
     with tempfile.TemporaryDirectory() as tmp:
         problems, what = case(args, tmp)
     if problems:

@@ -9,7 +9,9 @@ PID, role, gc.get_stats() figures and the allocation site it made.
 Roles:
   attach   print "ready", wait for a line (pyobjlife is attached), take gc.get_stats(),
            run, take it again, disable the collector, print the deltas; then wait for a
-           last line, or with --exit leave at once (a target that exits mid-recording).
+           last line, or with --exit leave at once (a target that exits mid-recording),
+           or with --exec-after PYTHON exec a program that collects (a target that
+           execs mid-recording: none of those collections may be counted as its).
   family   launched by `pyobjlife record --follow-children`: run (absolute counters: the
            probes saw the interpreter start), then fork a child that runs (deltas since
            the fork) and execs --exec PYTHON on this script in role "exec", and start
@@ -29,6 +31,7 @@ from markers import function_name, markers
 ROUNDS = int(os.environ.get("MULTI_WORKLOAD_ROUNDS", "120"))
 COUNTS = {"attach": 2345, "family": 1111, "child": 777, "exec": 1555, "spawned": 999}
 KEYS = ("collections", "collected", "uncollectable")
+AFTER_EXEC = "import gc, time\nfor g in (0, 1, 2, 2):\n    gc.collect(g)\ntime.sleep(2)\n"
 
 
 class Node:
@@ -144,6 +147,8 @@ def attach(args):
     say(oracle("attach", deltas(before, after), False))
     if args.exit:
         os._exit(0)
+    if args.exec_after:
+        os.execv(args.exec_after, [args.exec_after, "-c", AFTER_EXEC])
     sys.stdin.readline()
 
 
@@ -182,6 +187,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("role", choices=("attach", "family", "exec", "spawned"))
     ap.add_argument("--exit", action="store_true")
+    ap.add_argument("--exec-after")
     ap.add_argument("--exec")
     ap.add_argument("--spawn")
     args = ap.parse_args()
