@@ -12,7 +12,12 @@
 
 static int read_target(void *ctx, uint64_t addr, void *buf, size_t len)
 {
-	return proc_read_mem(*(pid_t *)ctx, addr, buf, len);
+	const struct alloc_recording *r = ctx;
+	int err = r->own_memory_gone ? -ESRCH : proc_read_mem(r->pid, addr, buf, len);
+
+	if (err && r->parent_pid)
+		err = proc_read_mem(r->parent_pid, addr, buf, len);
+	return err;
 }
 
 void alloc_recording_init(struct alloc_recording *r, pid_t pid, const struct frame_layout *l,
@@ -22,7 +27,7 @@ void alloc_recording_init(struct alloc_recording *r, pid_t pid, const struct fra
 	r->enabled = true;
 	r->pid = pid;
 	r->stack_depth = stack_depth;
-	symbolizer_init(&r->sym, l, minor, read_target, &r->pid);
+	symbolizer_init(&r->sym, l, minor, read_target, r);
 }
 
 static int cmp_id(const void *a, const void *b)

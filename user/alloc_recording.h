@@ -71,6 +71,13 @@ struct alloc_maps {
 struct alloc_recording {
 	bool enabled;
 	pid_t pid;
+	/*
+	 * A forked child's code objects and types are its parent's, at the same
+	 * addresses: named from the parent's memory when the child's is gone
+	 * (`own_memory_gone`: it exec'd) or unreadable (it exited).
+	 */
+	pid_t parent_pid;
+	bool own_memory_gone;
 	const char *method;   /* "birth" or "typed" */
 	const char *coverage; /* what the hooks see and miss */
 	uint32_t stack_depth;

@@ -727,14 +727,6 @@ void bpf_session_detach(struct bpf_session *s)
 	s->exec_link = NULL;
 }
 
-void bpf_session_detach_target(struct bpf_session *s, pid_t pid)
-{
-	struct bpf_target *t = find_target(s, pid);
-
-	if (t)
-		detach_targets(s, t);
-}
-
 static void free_target(struct bpf_target *t)
 {
 	free(t->links.v);

@@ -121,8 +121,6 @@ struct sampler_ops bpf_session_sampler_ops(struct bpf_session *s, pid_t pid,
 
 /* Whether the target's configuration is still in place: false once it exec'd (BPF removed it). */
 bool bpf_session_target_registered(struct bpf_session *s, pid_t pid);
-/* Remove the probes of one target (its window's too), all at once; the maps stay readable. */
-void bpf_session_detach_target(struct bpf_session *s, pid_t pid);
 /*
  * Forget a target whose recording was read: its probes, then its map entries
  * (configuration, aggregates, counts, followed objects, census, blame), so the

@@ -35,6 +35,7 @@
 #include "uprobe_multi.h"
 
 #define POLL_INTERVAL_MS	100
+#define CONSUMER_POLL_MS	20
 #define HEAP_SAMPLE_INTERVAL_NS 1000000000ull
 
 static const char END_EXITED[] = "target exited";
@@ -52,10 +53,12 @@ enum target_origin {
 
 /* One program recorded in one process: its plan, its recording, its sampled windows. */
 struct target {
+	struct session *session;
 	struct probe_plan plan;
 	struct recording rec;
 	struct sampler sampler;
-	enum record_mode mode; /* the session's, or gc when allocations cannot be traced */
+	struct sampler_ops window_ops; /* the BPF side's, which `sampler` reaches through ours */
+	enum record_mode mode;	       /* the session's, or gc when allocations cannot be traced */
 	enum target_origin origin;
 	pid_t parent;	    /* ORIGIN_FORK: the process it was forked from */
 	char label[32];	    /* in its output files' names: "PID", or "PID-N" for its Nth program */
@@ -71,6 +74,22 @@ struct target {
 	bool completed;	    /* probes gone, counts read, map entries freed (writer: under lock) */
 	bool written;	    /* its outputs are written */
 	struct bpf_target *probes; /* ended: its probes, no longer the session's, to destroy */
+};
+
+/*
+ * Several targets: the ring buffer is drained by a thread of its own. A new
+ * (stack, type) must be named while its code objects exist, and the loop is
+ * busy at times (attaching a child's probes, planning an exec'd Python, a
+ * window's detach): a child that makes new objects and then execs or exits
+ * within that time would leave them unnamed. The records go to the targets'
+ * recordings under the session's lock.
+ */
+struct consumer {
+	pthread_t thread;
+	bool started, stop;
+	uint64_t drain_asked, drain_done; /* drains the loop asked for and that were done */
+	pthread_cond_t drained;
+	int err; /* the poll failed: -errno */
 };
 
 /*
@@ -115,6 +134,9 @@ struct session {
 	int rc;		  /* the first failure to write a target's output */
 	size_t n_written; /* targets whose outputs were written (stdout separators) */
 	struct writer writer;
+	struct consumer consumer;
+	/* the targets and their recordings, shared with the consumer (several targets) */
+	pthread_mutex_t lock;
 };
 
 static void on_stop_signal(int sig)
@@ -182,29 +204,41 @@ static void name_target(const struct session *s, struct target *t)
 		snprintf(t->who, sizeof(t->who), "PID %d: ", (int)t->rec.pid);
 }
 
+/* Room for one more target; the consumer reads the array under the lock. */
+static int grow_targets(struct session *s)
+{
+	size_t cap = s->cap_targets ? 2 * s->cap_targets : 8;
+	struct target **v;
+
+	pthread_mutex_lock(&s->lock);
+	v = realloc(s->targets, cap * sizeof(*v));
+	if (v) {
+		s->targets = v;
+		s->cap_targets = cap;
+	}
+	pthread_mutex_unlock(&s->lock);
+	return v ? 0 : -ENOMEM;
+}
+
 static struct target *target_new(struct session *s, pid_t pid, enum target_origin origin)
 {
 	struct target *t;
 
-	if (s->n_targets == s->cap_targets) {
-		size_t cap = s->cap_targets ? 2 * s->cap_targets : 8;
-		struct target **v = realloc(s->targets, cap * sizeof(*v));
-
-		if (!v)
-			return NULL;
-		s->targets = v;
-		s->cap_targets = cap;
-	}
+	if (s->n_targets == s->cap_targets && grow_targets(s))
+		return NULL;
 	/* apart, the recording's symbolizer holds the address of its PID */
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
+	t->session = s;
 	t->origin = origin;
 	t->mode = s->mode;
 	t->pidfd = -1;
 	t->rec.pid = pid;
 	t->rec.plan = &t->plan;
+	pthread_mutex_lock(&s->lock);
 	s->targets[s->n_targets++] = t;
+	pthread_mutex_unlock(&s->lock);
 	if (pid)
 		name_target(s, t);
 	return t;
@@ -228,7 +262,12 @@ static void target_free(struct target *t)
 /* Drop the last target (one that could not be attached). */
 static void target_drop_last(struct session *s)
 {
-	target_free(s->targets[--s->n_targets]);
+	struct target *t;
+
+	pthread_mutex_lock(&s->lock);
+	t = s->targets[--s->n_targets];
+	pthread_mutex_unlock(&s->lock);
+	target_free(t);
 }
 
 /* The target a record of process `tgid` belongs to: the one recording it now. */
@@ -274,9 +313,8 @@ static void print_live_collection(struct session *s, struct target *t, size_t be
 	fflush(stdout);
 }
 
-static int on_ring_record(void *ctx, void *data, size_t size)
+static void dispatch_record(struct session *s, void *data, size_t size)
 {
-	struct session *s = ctx;
 	struct target *t;
 	size_t before;
 
@@ -286,20 +324,100 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 	else
 		t = size >= 8 ? target_of(s, ((__u32 *)data)[1]) : NULL;
 	if (!t)
-		return 0;
+		return;
 	if (size >= sizeof(struct alloc_key_event) && *(__u32 *)data == EV_ALLOC_KEY) {
 		alloc_recording_on_key(&t->rec.alloc, bpf_session_stacks_fd(&s->bpf), data);
-		return 0;
+		return;
 	}
 	if (size >= sizeof(struct census_event) && *(__u32 *)data == EV_CENSUS) {
 		alloc_recording_on_census(&t->rec.alloc, bpf_session_alloc_maps(&s->bpf).census_fd,
 					  data, t->rec.gc.t0_ns);
-		return 0;
+		return;
 	}
 	before = t->rec.gc.n_collections;
 	gc_recording_add(&t->rec.gc, data, size);
 	print_live_collection(s, t, before);
+}
+
+static int on_ring_record(void *ctx, void *data, size_t size)
+{
+	struct session *s = ctx;
+
+	pthread_mutex_lock(&s->lock);
+	dispatch_record(s, data, size);
+	pthread_mutex_unlock(&s->lock);
 	return 0;
+}
+
+static void *consumer_main(void *arg)
+{
+	struct session *s = arg;
+	struct consumer *c = &s->consumer;
+	sigset_t all;
+
+	/* the loop takes the signals */
+	sigfillset(&all);
+	pthread_sigmask(SIG_BLOCK, &all, NULL);
+	pthread_mutex_lock(&s->lock);
+	while (!c->stop) {
+		uint64_t asked = c->drain_asked;
+		int err;
+
+		pthread_mutex_unlock(&s->lock);
+		/* the BPF side wakes us at once for a new stack, else when the ring fills */
+		err = ring_buffer__poll(s->bpf.rb, CONSUMER_POLL_MS);
+		if (err >= 0)
+			err = ring_buffer__consume(s->bpf.rb);
+		pthread_mutex_lock(&s->lock);
+		if (err < 0 && err != -EINTR) {
+			c->err = err;
+			c->stop = true;
+		}
+		c->drain_done = asked;
+		pthread_cond_broadcast(&c->drained);
+	}
+	pthread_mutex_unlock(&s->lock);
+	return NULL;
+}
+
+static int consumer_start(struct session *s)
+{
+	struct consumer *c = &s->consumer;
+
+	pthread_cond_init(&c->drained, NULL);
+	c->started = !pthread_create(&c->thread, NULL, consumer_main, s);
+	return c->started ? 0 : -EAGAIN;
+}
+
+/* Every record submitted before this call has gone to its recording once it returns. */
+static void drain_ring(struct session *s)
+{
+	struct consumer *c = &s->consumer;
+	uint64_t mine;
+
+	if (!c->started) {
+		ring_buffer__consume(s->bpf.rb);
+		return;
+	}
+	pthread_mutex_lock(&s->lock);
+	mine = ++c->drain_asked;
+	while (c->drain_done < mine && !c->stop)
+		pthread_cond_wait(&c->drained, &s->lock);
+	pthread_mutex_unlock(&s->lock);
+}
+
+static void consumer_stop(struct session *s)
+{
+	struct consumer *c = &s->consumer;
+
+	if (!c->started)
+		return;
+	pthread_mutex_lock(&s->lock);
+	c->stop = true;
+	pthread_mutex_unlock(&s->lock);
+	pthread_join(c->thread, NULL);
+	pthread_cond_destroy(&c->drained);
+	c->started = false;
 }
 
 /* ---- outputs ---- */
@@ -736,6 +854,49 @@ static int choose_window_link(struct session *s)
 	return 0;
 }
 
+/*
+ * The window scheduler's operations on a target: the BPF side's, censoring
+ * under the session's lock (it counts into the recording the consumer writes).
+ */
+static int window_attach(void *ctx)
+{
+	struct target *t = ctx;
+
+	return t->window_ops.attach(t->window_ops.ctx);
+}
+
+static int window_gate(void *ctx, bool open)
+{
+	struct target *t = ctx;
+
+	return t->window_ops.gate(t->window_ops.ctx, open);
+}
+
+static void window_detach(void *ctx)
+{
+	struct target *t = ctx;
+
+	t->window_ops.detach(t->window_ops.ctx);
+}
+
+static int window_censor(void *ctx, uint64_t *censored)
+{
+	struct target *t = ctx;
+	int err;
+
+	pthread_mutex_lock(&t->session->lock);
+	err = t->window_ops.censor(t->window_ops.ctx, censored);
+	pthread_mutex_unlock(&t->session->lock);
+	return err;
+}
+
+static int window_counters(void *ctx, struct window_counters *out)
+{
+	struct target *t = ctx;
+
+	return t->window_ops.counters(t->window_ops.ctx, out);
+}
+
 /* Each target has its own windows and its own budget: --overhead is per process. */
 static void start_sampling(struct session *s, struct target *t)
 {
@@ -746,8 +907,14 @@ static void start_sampling(struct session *s, struct target *t)
 		.probes = bpf_session_window_sites(&t->plan),
 		.live_capacity = bpf_session_live_capacity(&s->bpf),
 	};
-	struct sampler_ops ops = bpf_session_sampler_ops(&s->bpf, t->rec.pid, &t->rec.alloc);
+	struct sampler_ops ops = { .ctx = t,
+				   .attach = window_attach,
+				   .gate = window_gate,
+				   .detach = window_detach,
+				   .censor = window_censor,
+				   .counters = window_counters };
 
+	t->window_ops = bpf_session_sampler_ops(&s->bpf, t->rec.pid, &t->rec.alloc);
 	sampling_hit_costs(&t->plan, &sc.costs);
 	sampler_init(&t->sampler, &sc, &ops, t->rec.gc.t0_ns);
 	t->rec.alloc.sampled = true;
@@ -788,6 +955,8 @@ static int target_attach(struct session *s, struct target *t, bool before_exec)
 		t->rec.alloc.method = alloc_method_name(t->plan.alloc_method);
 		t->rec.alloc.coverage = t->plan.alloc_note;
 		t->rec.alloc.lifecycle_coverage = t->plan.lifecycle_note;
+		if (t->origin == ORIGIN_FORK)
+			t->rec.alloc.parent_pid = t->parent;
 	}
 	heap_timeline_init(&t->rec.heap, t->plan.arena_alloc.n_sites && t->plan.arena_free.n_sites,
 			   HEAP_SAMPLE_INTERVAL_NS);
@@ -801,8 +970,10 @@ static int target_attach(struct session *s, struct target *t, bool before_exec)
 		start_sampling(s, t);
 	utc_now(t->rec.started_at, sizeof(t->rec.started_at));
 	read_start_state(t);
-	t->attached = true;
 	t->awaiting_exec = before_exec;
+	pthread_mutex_lock(&s->lock);
+	t->attached = true;
+	pthread_mutex_unlock(&s->lock);
 	if (t->origin == ORIGIN_ATTACHED)
 		t->pidfd = (int)syscall(SYS_pidfd_open, t->rec.pid, 0);
 	announce(s, t, probes);
@@ -1018,11 +1189,13 @@ static void write_and_release(struct session *s, struct target *t)
 static void target_end(struct session *s, struct target *t, const char *reason)
 {
 	/* its last collections and allocation sites */
-	ring_buffer__consume(s->bpf.rb);
+	drain_ring(s);
 	stop_counting(t, s, monotonic_ns());
 	t->probes = bpf_session_release_target(&s->bpf, t->rec.pid);
+	pthread_mutex_lock(&s->lock);
 	t->rec.end_reason = reason;
 	t->ended = true;
+	pthread_mutex_unlock(&s->lock);
 	if (!log_quiet)
 		fprintf(stderr, "pyobjlife: PID %d: %s; %zu target%s still recorded\n",
 			(int)t->rec.pid, reason, targets_recording(s),
@@ -1066,7 +1239,9 @@ static void *writer_main(void *arg)
 		t->completed = true;
 		pthread_cond_broadcast(&w->done);
 		pthread_mutex_unlock(&w->lock);
-		write_and_release(s, t);
+		/* on stdout the reports come in order at the end */
+		if (s->cli->n_outputs)
+			write_and_release(s, t);
 		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
@@ -1147,17 +1322,18 @@ static void writer_finish(struct session *s)
 }
 
 /*
- * The targets that ended: to files through the writer while the recording
- * goes on; on stdout, in order, once it is over (`at_end`).
+ * The targets that ended: through the writer while the recording goes on
+ * (their files at once; on stdout, the reports come in order once it is over,
+ * `at_end`, after writer_finish).
  */
 static void write_ended(struct session *s, bool at_end)
 {
 	for (size_t i = 0; i < s->n_targets; i++) {
 		struct target *t = s->targets[i];
 
-		if (!t->ended || t->queued || t->written)
+		if (!t->ended || t->written || (!at_end && t->queued))
 			continue;
-		if (!at_end && s->cli->n_outputs && writer_take(s, t))
+		if (!at_end && writer_take(s, t))
 			continue;
 		if (t->probes || !t->results_read)
 			complete_ended(s, t);
@@ -1245,9 +1421,14 @@ static bool same_file(const char *a, const char *b)
  */
 static void end_before_exec(struct session *s, struct target *old, const struct py_target *next)
 {
-	bool allocations = !old->probes || old->probes->allocations;
+	bool allocations;
 
+	/* its last stacks are named from now on where they still exist: in its parent */
+	pthread_mutex_lock(&s->lock);
+	old->rec.alloc.own_memory_gone = true;
+	pthread_mutex_unlock(&s->lock);
 	target_end(s, old, END_EXECD);
+	allocations = !old->probes || old->probes->allocations;
 	read_results(s, old);
 	old->results_read = true;
 	bpf_session_clear_target(&s->bpf, old->rec.pid, allocations);
@@ -1357,15 +1538,16 @@ static void follow_children(struct session *s)
 		pr_warn("following the children failed: %s", strerror(-r));
 }
 
-/* The ring buffer's descriptor and SIGCHLD's, whichever comes first. */
+/* The ring buffer's descriptor (or the consumer's) and SIGCHLD's, whichever comes first. */
 static int wait_for_events(struct session *s, int timeout_ms)
 {
 	struct pollfd fds[2] = { { .fd = ring_buffer__epoll_fd(s->bpf.rb), .events = POLLIN },
 				 { .fd = s->sigchld_fd, .events = POLLIN } };
 
-	if (!s->following)
+	if (!s->consumer.started)
 		return ring_buffer__poll(s->bpf.rb, timeout_ms);
-	if (poll(fds, 2, timeout_ms) < 0 && errno != EINTR)
+	/* the consumer drains the ring: here only the tracer's news, or the time */
+	if (poll(fds + 1, s->following, timeout_ms) < 0 && errno != EINTR)
 		return -errno;
 	return 0;
 }
@@ -1387,10 +1569,15 @@ static int observer_started(struct session *s)
 	const struct session_observer *o = s->observer;
 	struct session_view v;
 
+	int rc;
+
 	if (!o || !o->started || !s->n_targets)
 		return 0;
+	pthread_mutex_lock(&s->lock);
 	v = view_of(s);
-	return o->started(o->ctx, &v);
+	rc = o->started(o->ctx, &v);
+	pthread_mutex_unlock(&s->lock);
+	return rc;
 }
 
 /* The observer's reason to stop now, or NULL. */
@@ -1399,10 +1586,15 @@ static const char *observer_polled(struct session *s)
 	const struct session_observer *o = s->observer;
 	struct session_view v;
 
+	const char *why;
+
 	if (!o || !o->polled || !s->n_targets)
 		return NULL;
+	pthread_mutex_lock(&s->lock);
 	v = view_of(s);
-	return o->polled(o->ctx, &v);
+	why = o->polled(o->ctx, &v);
+	pthread_mutex_unlock(&s->lock);
+	return why;
 }
 
 static void observer_ended(struct session *s)
@@ -1412,9 +1604,11 @@ static void observer_ended(struct session *s)
 
 	if (!o || !o->ended || !s->n_targets)
 		return;
+	pthread_mutex_lock(&s->lock);
 	v = view_of(s);
 	v.rec->end_reason = v.rec->end_reason ? v.rec->end_reason : s->end_reason;
 	o->ended(o->ctx, &v);
+	pthread_mutex_unlock(&s->lock);
 }
 
 /* Why the session stops after this poll, or NULL to go on. */
@@ -1443,8 +1637,11 @@ static void tick_targets(struct session *s)
 		/* open or close a sampling window when due */
 		if (t->mode == MODE_SAMPLED)
 			sampler_tick(&t->sampler, monotonic_ns());
-		if (t->rec.alloc.enabled)
+		if (t->rec.alloc.enabled) {
+			pthread_mutex_lock(&s->lock);
 			alloc_recording_next_batch(&t->rec.alloc);
+			pthread_mutex_unlock(&s->lock);
+		}
 		sample_heap(s, t, false);
 	}
 }
@@ -1455,6 +1652,10 @@ static int run_until_stopped(struct session *s)
 	bool poll_failed = false;
 	int err = 0, rc;
 
+	if (s->many && consumer_start(s)) {
+		pr_err("cannot start the ring buffer's reader: %s", strerror(EAGAIN));
+		return EXIT_RUNTIME;
+	}
 	rc = observer_started(s);
 	while (!rc) {
 		/* the BPF side wakes us only when the ring fills: drain it every interval */
@@ -1462,8 +1663,13 @@ static int run_until_stopped(struct session *s)
 		if (s->following)
 			follow_children(s);
 		tick_targets(s);
-		if (err >= 0)
+		if (err >= 0 && !s->consumer.started)
 			err = ring_buffer__consume(s->bpf.rb);
+		if (err >= 0 && s->consumer.started) {
+			pthread_mutex_lock(&s->lock);
+			err = s->consumer.err;
+			pthread_mutex_unlock(&s->lock);
+		}
 		if (err < 0 && err != -EINTR) {
 			s->end_reason = "ring buffer poll failed";
 			poll_failed = true;
@@ -1503,6 +1709,7 @@ static void finish(struct session *s)
 	}
 	bpf_session_detach(&s->bpf);
 	/* records submitted before the detach are still in the ring */
+	consumer_stop(s);
 	ring_buffer__consume(s->bpf.rb);
 	for (size_t i = 0; i < s->n_targets; i++) {
 		struct target *t = s->targets[i];
@@ -1539,6 +1746,7 @@ static struct session *session_new(const struct cli *c)
 		return NULL;
 	}
 	s->cli = c;
+	pthread_mutex_init(&s->lock, NULL);
 	s->live = c->cmd == CMD_GC;
 	s->child.go_fd = -1;
 	s->sigchld_fd = -1;
@@ -1570,6 +1778,7 @@ static int session_begin(struct session *s)
 
 static void session_free(struct session *s)
 {
+	consumer_stop(s);
 	writer_finish(s);
 	if (s->following && s->follower.tasks)
 		follower_detach_all(&s->follower);
@@ -1585,6 +1794,7 @@ static void session_free(struct session *s)
 		close(s->sigchld_fd);
 		sigprocmask(SIG_SETMASK, &s->saved_mask, NULL);
 	}
+	pthread_mutex_destroy(&s->lock);
 	free(s);
 }
 

@@ -296,6 +296,7 @@ def case_exec(args, tmp):
         rec.reader.join(10)
         still_running = a.proc.poll() is None
     finally:
+        a.proc.kill()  # the exec'd program reads no more lines: it sleeps
         a.finish()
     if rc:
         fail(f"pyobjlife exited {rc}: {''.join(rec.err)}")

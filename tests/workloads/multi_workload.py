@@ -31,7 +31,7 @@ from markers import function_name, markers
 ROUNDS = int(os.environ.get("MULTI_WORKLOAD_ROUNDS", "120"))
 COUNTS = {"attach": 2345, "family": 1111, "child": 777, "exec": 1555, "spawned": 999}
 KEYS = ("collections", "collected", "uncollectable")
-AFTER_EXEC = "import gc, time\nfor g in (0, 1, 2, 2):\n    gc.collect(g)\ntime.sleep(2)\n"
+AFTER_EXEC = "import gc, time\nfor g in (0, 1, 2, 2):\n    gc.collect(g)\ntime.sleep(120)\n"
 
 
 class Node:
