@@ -174,11 +174,19 @@ static int on_exec(struct follower *f, struct follow_task *t, struct follow_even
 	return 1;
 }
 
-/* PTRACE_EVENT_STOP: a new task's first stop, a group-stop, or the end of one. */
-static void on_event_stop(struct follow_task *t)
+/* A stop signal's group-stop: with PTRACE_SEIZE, a PTRACE_EVENT_STOP carrying that signal. */
+static bool is_group_stop(int sig)
 {
-	siginfo_t si;
+	return sig == SIGSTOP || sig == SIGTSTP || sig == SIGTTIN || sig == SIGTTOU;
+}
 
+/*
+ * PTRACE_EVENT_STOP: a new task's first stop, a group-stop (kept stopped with
+ * PTRACE_LISTEN, the way job control expects: SIGCONT resumes it), or a trap
+ * that ends one.
+ */
+static void on_event_stop(struct follow_task *t, int sig)
+{
 	t->stopped = true;
 	if (t->first_stop) {
 		t->first_stop = false;
@@ -186,8 +194,7 @@ static void on_event_stop(struct follow_task *t)
 			resume(t, 0);
 		return;
 	}
-	/* a group-stop has no siginfo: keep it stopped the way job control expects */
-	if (ptrace(PTRACE_GETSIGINFO, t->tid, 0, &si) && errno == EINVAL) {
+	if (is_group_stop(sig)) {
 		if (ptrace(PTRACE_LISTEN, t->tid, 0, 0) && errno != ESRCH)
 			pr_debug("follow: cannot listen on %d: %s", (int)t->tid, strerror(errno));
 		t->stopped = false;
@@ -218,7 +225,7 @@ static int on_stop(struct follower *f, pid_t tid, int status, struct follow_even
 	case PTRACE_EVENT_EXEC:
 		return on_exec(f, t, ev);
 	case PTRACE_EVENT_STOP:
-		on_event_stop(t);
+		on_event_stop(t, sig);
 		return 0;
 	case 0:
 		/* a signal on its way to the task: pass it on */
