@@ -22,6 +22,10 @@ figures and that site as one JSON line. Cases (--case):
                 exec; the parent also runs PY3 through subprocess (vfork and exec).
                 Four recordings, each exact: the parent's, the child's until its
                 exec ("target exec'd a new program"), the exec'd PY2's and PY3's.
+  follow-signals  `record --follow-children` of a program that counts the SIGUSR1s it
+                gets: every one sent reaches it (the tracer passes signals on), SIGSTOP
+                stops it and SIGCONT resumes it (job control still works), and its
+                collections are recorded exactly.
 --mode gc|sampled|full: collections are exact in every mode; full mode also
 requires each process's site with exactly its count and bytes, and no site of
 another process's class; sampled mode requires allocation windows in each.
@@ -358,13 +362,76 @@ def case_follow(args, tmp):
     return problems, f"launched {parent}, forked {child} (exec'd), spawned {spawned}: {versions}"
 
 
+SIGNALLED = """\
+import gc, os, signal, sys, time
+got = []
+signal.signal(signal.SIGUSR1, lambda *a: got.append(1))
+print(os.getpid(), flush=True)
+sys.stdin.readline()
+gc.collect()
+print(len(got), flush=True)
+os._exit(0)
+"""
+
+
+def state_of(pid):
+    with open(f"/proc/{pid}/status") as f:
+        return next(l.split()[1] for l in f if l.startswith("State:"))
+
+
+def wait_state(pid, states, timeout=10):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if state_of(pid) in states:
+            return True
+        time.sleep(0.02)
+    return False
+
+
+def case_follow_signals(args, tmp):
+    cmd = [args.pyobjlife, "record", "--follow-children", "-o", os.path.join(tmp, "rec.json")] \
+        + mode_args(args) + ["--", args.python[0], "-c", SIGNALLED]
+    p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    problems = []
+    try:
+        pid = int(readline(p.stdout, 120, "the program's PID"))
+        for _ in range(5):
+            os.kill(pid, signal.SIGUSR1)
+            time.sleep(0.05)
+        os.kill(pid, signal.SIGSTOP)
+        if not wait_state(pid, ("T", "t")):
+            problems.append(f"SIGSTOP did not stop the followed process ({state_of(pid)})")
+        time.sleep(0.3)
+        if state_of(pid) not in ("T", "t"):
+            problems.append("the followed process did not stay stopped")
+        os.kill(pid, signal.SIGCONT)
+        if not wait_state(pid, ("S", "R")):
+            problems.append(f"SIGCONT did not resume it ({state_of(pid)})")
+        p.stdin.write("go\n")
+        p.stdin.flush()
+        got = int(readline(p.stdout, 60, "the signals counted"))
+        _, err = p.communicate(timeout=120)
+    finally:
+        if p.poll() is None:
+            p.kill()
+    if p.returncode:
+        fail(f"pyobjlife exited {p.returncode}: {err}")
+    if got != 5:
+        problems.append(f"the program got {got} of the 5 SIGUSR1 sent")
+    r = load(os.path.join(tmp, f"rec.{pid}.json"), problems)
+    if r and sum(g["collections"] for g in r["gc"]["generations"]) < 1:
+        problems.append("its explicit collection was not recorded")
+    return problems, f"PID {pid}: 5 signals passed on, stopped and resumed"
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--pyobjlife", required=True)
     ap.add_argument("--python", action="append", required=True,
                     help="interpreters, in the order the case uses them")
-    ap.add_argument("--case", choices=("two-versions", "one-exits", "exec", "follow"),
-                    required=True)
+    ap.add_argument("--case", choices=("two-versions", "one-exits", "exec", "follow",
+                                       "follow-signals"), required=True)
     ap.add_argument("--mode", choices=("gc", "sampled", "full"), default="gc")
     ap.add_argument("--label", default="")
     args = ap.parse_args()
@@ -373,17 +440,19 @@ def main():
     for py in args.python:
         if not os.access(py, os.X_OK):
             skip(f"{py} is not installed")
-    need = {"follow": 3, "exec": 1}.get(args.case, 2)
+    need = {"follow": 3, "exec": 1, "follow-signals": 1}.get(args.case, 2)
     if len(args.python) != need:
         fail(f"--case {args.case} takes {need} --python")
     case = {"two-versions": case_two_versions, "one-exits": case_one_exits,
-            "exec": case_exec, "follow": case_follow}[args.case]
+            "exec": case_exec, "follow": case_follow,
+            "follow-signals": case_follow_signals}[args.case]
     with tempfile.TemporaryDirectory() as tmp:
         problems, what = case(args, tmp)
     if problems:
         fail(f"{args.label}: " + "; ".join(problems))
-    print(f"PASS: {args.label}: {what}: every figure equal to the process's own ({args.mode} "
-          "mode)")
+    exact = "" if args.case == "follow-signals" else \
+        f": every figure equal to the process's own ({args.mode} mode)"
+    print(f"PASS: {args.label}: {what}{exact}")
 
 
 if __name__ == "__main__":
