@@ -226,7 +226,7 @@ static struct target *target_new(struct session *s, pid_t pid, enum target_origi
 
 	if (s->n_targets == s->cap_targets && grow_targets(s))
 		return NULL;
-	/* apart, the recording's symbolizer holds the address of its PID */
+	/* each apart: its recording's symbolizer, the consumer and the writer hold its address */
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return NULL;
