@@ -525,6 +525,9 @@ void bpf_session_detach(struct bpf_session *s)
 void bpf_session_close(struct bpf_session *s)
 {
 	bpf_session_detach(s);
+	if (s->run_stats_fd > 0)
+		close(s->run_stats_fd);
+	s->run_stats_fd = 0;
 	ring_buffer__free(s->rb);
 	s->rb = NULL;
 	pyobjlife_bpf__destroy(s->skel);
@@ -822,15 +825,63 @@ static int ops_counters(void *ctx, struct window_counters *out)
 	return 0;
 }
 
+/* CPU time of every thread of the target, from its process CPU clock (CPUCLOCK_SCHED) */
+static int ops_target_cpu_ns(void *ctx, uint64_t *out)
+{
+	struct bpf_session *s = ctx;
+	clockid_t clock = (clockid_t)((~(unsigned)s->window_pid) << 3 | 2);
+	struct timespec ts;
+
+	if (clock_gettime(clock, &ts))
+		return -errno;
+	*out = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return 0;
+}
+
+/* Run time of every program of the session so far, as the kernel measured it. */
+static int ops_program_ns(void *ctx, uint64_t *out)
+{
+	struct bpf_session *s = ctx;
+	struct bpf_program *prog;
+
+	*out = 0;
+	bpf_object__for_each_program(prog, s->skel->obj)
+	{
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			return -errno;
+		*out += info.run_time_ns;
+	}
+	return 0;
+}
+
 struct sampler_ops bpf_session_sampler_ops(struct bpf_session *s, struct alloc_recording *alloc)
 {
+	/*
+	 * The kernel times every BPF program run while this descriptor is open (two
+	 * clock reads per run, on every program of the host): sampled mode needs the
+	 * probes' real cost to tell the target's work inside a window from it.
+	 */
+	int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+
+	s->run_stats_fd = fd > 0 ? fd : 0;
+	if (fd < 0)
+		pr_debug("BPF run-time statistics unavailable (%s): probe costs are modelled",
+			 strerror(errno));
 	s->window_alloc = alloc;
 	return (struct sampler_ops){ .ctx = s,
 				     .attach = ops_attach,
 				     .gate = ops_gate,
 				     .detach = ops_detach,
 				     .censor = ops_censor,
-				     .counters = ops_counters };
+				     .counters = ops_counters,
+				     .target_cpu_ns = ops_target_cpu_ns,
+				     .program_ns = s->run_stats_fd > 0 ? ops_program_ns : NULL };
 }
 
 json_t *bpf_session_program_stats_json(const struct bpf_session *s)

@@ -44,6 +44,7 @@ struct bpf_session {
 	int window_fds[BPF_SESSION_MAX_WINDOW_FDS];
 	int n_window_fds;
 	struct alloc_recording *window_alloc; /* where censored objects are counted */
+	int run_stats_fd; /* > 0 while the kernel measures BPF run time for sampled mode */
 };
 
 struct bpf_session_opts {

@@ -539,8 +539,12 @@ static void finish(struct session *s)
 			pr_warn("cannot read the allocation health counters: %s", strerror(errno));
 		struct alloc_maps maps = bpf_session_alloc_maps(&s->bpf);
 
-		if (s->mode == MODE_SAMPLED)
+		if (s->mode == MODE_SAMPLED) {
 			s->rec.alloc.sampling_ratio = sampler_ratio(&s->sampler);
+			if (sampler_estimate_warning(&s->sampler))
+				pr_warn("sampled estimates: %s",
+					sampler_estimate_warning(&s->sampler));
+		}
 
 		if (alloc_recording_collect(&s->rec.alloc, &maps, &s->rec.gc.agg.seq))
 			pr_warn("out of memory while reading the allocation counts");

@@ -203,6 +203,8 @@ static void print_sampling(FILE *out, const json_t *rec)
 		"counts are scaled estimates\n",
 		(unsigned long)ju64(s, "observed_allocations"), (unsigned long)ju64(s, "windows"),
 		jreal(s, "ratio") * 100, jstr(s, "link", "?"));
+	if (json_is_string(json_object_get(s, "estimate_warning")))
+		fprintf(out, "  WARNING: %s\n", jstr(s, "estimate_warning", ""));
 	if (json_is_string(json_object_get(s, "stopped_early")))
 		fprintf(out, "  WARNING: %s\n", jstr(s, "stopped_early", ""));
 }
