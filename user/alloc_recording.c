@@ -46,6 +46,8 @@ void alloc_recording_free(struct alloc_recording *r)
 	r->stacks = NULL;
 	tdestroy(r->censored, free);
 	r->censored = NULL;
+	tdestroy(r->key_types, free);
+	r->key_types = NULL;
 	free(r->rows);
 	free(r->sites);
 	free(r->blame);
@@ -144,6 +146,51 @@ void alloc_recording_next_batch(struct alloc_recording *r)
 	symbolizer_next_epoch(&r->sym);
 }
 
+/* The name a (stack, type) counter got when it was announced. */
+struct key_type {
+	uint64_t stack_id, type;
+	const char *name;
+};
+
+static int cmp_key_type(const void *a, const void *b)
+{
+	const struct key_type *x = a, *y = b;
+
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	return x->type < y->type ? -1 : x->type > y->type;
+}
+
+/*
+ * A class freed and another made at its address: counters announced while the
+ * first lived keep its name, however the address is named at the end.
+ */
+static void bind_key_type(struct alloc_recording *r, uint64_t stack_id, uint64_t type)
+{
+	struct key_type *k, probe = { .stack_id = stack_id, .type = type };
+	const char *name;
+
+	if (tfind(&probe, &r->key_types, cmp_key_type))
+		return;
+	name = symbolizer_type(&r->sym, type);
+	k = malloc(sizeof(*k));
+	if (!name || !k) {
+		free(k);
+		return;
+	}
+	*k = (struct key_type){ .stack_id = stack_id, .type = type, .name = name };
+	if (!tsearch(k, &r->key_types, cmp_key_type))
+		free(k);
+}
+
+static const char *key_type_name(struct alloc_recording *r, uint64_t stack_id, uint64_t type)
+{
+	struct key_type probe = { .stack_id = stack_id, .type = type }, **k;
+
+	k = tfind(&probe, &r->key_types, cmp_key_type);
+	return k ? (*k)->name : type_name(r, type);
+}
+
 void alloc_recording_on_key(struct alloc_recording *r, int stacks_fd,
 			    const struct alloc_key_event *e)
 {
@@ -152,7 +199,7 @@ void alloc_recording_on_key(struct alloc_recording *r, int stacks_fd,
 	resolve_stack(r, stacks_fd, e->stack_id);
 	/* a collection's triggering stack comes without a type */
 	if (e->type)
-		type_name(r, e->type);
+		bind_key_type(r, e->stack_id, e->type);
 }
 
 /* Censored objects of one (stack, type), accumulated over the windows. */
@@ -214,7 +261,7 @@ static int add_row(struct alloc_recording *r, size_t *cap, const struct alloc_ke
 	}
 	row = &r->rows[r->n_rows++];
 	*row = (struct alloc_row){ .stack = resolve_stack(r, stacks_fd, key->stack_id),
-				   .type = type_name(r, key->type),
+				   .type = key_type_name(r, key->stack_id, key->type),
 				   .allocations = estimate(r, c->allocations),
 				   .bytes = estimate(r, c->bytes),
 				   .stack_id = key->stack_id,

@@ -75,7 +75,8 @@ struct alloc_recording {
 	const char *coverage; /* what the hooks see and miss */
 	uint32_t stack_depth;
 	struct symbolizer sym;
-	void *stacks; /* tsearch tree of struct resolved_stack by id */
+	void *stacks;	 /* tsearch tree of struct resolved_stack by id */
+	void *key_types; /* tsearch tree: each announced (stack, type)'s type name */
 	size_t n_stacks;
 	struct alloc_row *rows;
 	size_t n_rows;

@@ -34,6 +34,8 @@ struct code_entry {
 
 struct type_entry {
 	uint64_t addr;
+	uint64_t tp_name; /* the name's address when it was read */
+	uint64_t epoch;	  /* when it was last compared with the target's */
 	const char *name;
 };
 
@@ -309,24 +311,50 @@ static int read_cstring(struct symbolizer *s, uint64_t addr, char *out, size_t c
 	return 0;
 }
 
+static int read_type_name(struct symbolizer *s, uint64_t type, uint64_t *tp_name, char *name,
+			  size_t cap)
+{
+	if (!type ||
+	    s->read(s->read_ctx, type + s->layout->tp_name_off, tp_name, sizeof(*tp_name)) ||
+	    !*tp_name || read_cstring(s, *tp_name, name, cap))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * A heap type (a class) can be freed and another one made at its address, as
+ * code objects can: once per batch the name is read again, and an entry whose
+ * name changed is renamed. An unreadable type keeps the name it had (the
+ * target may have exited before the last batch).
+ */
 const char *symbolizer_type(struct symbolizer *s, uint64_t type)
 {
 	struct type_entry *e, **node = tfind(&type, &s->types, cmp_addr);
 	char name[CSTRING_MAX];
 	uint64_t tp_name;
 
-	if (node)
+	if (node && (*node)->epoch == s->epoch)
 		return (*node)->name;
-	if (!type ||
-	    s->read(s->read_ctx, type + s->layout->tp_name_off, &tp_name, sizeof(tp_name)) ||
-	    !tp_name || read_cstring(s, tp_name, name, sizeof(name))) {
+	if (read_type_name(s, type, &tp_name, name, sizeof(name))) {
+		if (node)
+			return (*node)->name;
 		s->stats.read_errors++;
 		return NULL;
+	}
+	if (node) {
+		e = *node;
+		if (e->tp_name != tp_name || strcmp(e->name, name)) {
+			e->name = symbolizer_intern(s, name);
+			e->tp_name = tp_name;
+			s->stats.replaced++;
+		}
+		e->epoch = s->epoch;
+		return e->name;
 	}
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	e->addr = type;
+	*e = (struct type_entry){ .addr = type, .tp_name = tp_name, .epoch = s->epoch };
 	e->name = symbolizer_intern(s, name);
 	if (!tsearch(e, &s->types, cmp_addr)) {
 		free(e);

@@ -5,7 +5,8 @@
  * function, first line, line table) and type objects (tp_name), read out of the
  * target's memory and cached by address. A code object can be freed and its
  * address reused by another: every lookup re-reads the few header fields the
- * cache entry was built from and rebuilds the entry when they changed.
+ * cache entry was built from and rebuilds the entry when they changed. A class
+ * can be too: its name is read again once per batch.
  */
 #ifndef PYOBJLIFE_CODE_SYMBOLIZER_H
 #define PYOBJLIFE_CODE_SYMBOLIZER_H
@@ -66,7 +67,10 @@ int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32
  */
 void symbolizer_next_epoch(struct symbolizer *s);
 
-/* The type's tp_name (interned), or NULL when unreadable. */
+/*
+ * The tp_name (interned) of the type now at that address, or the last one read
+ * there when it is unreadable now, or NULL when it never was.
+ */
 const char *symbolizer_type(struct symbolizer *s, uint64_t type);
 
 /* Intern a string: the same pointer for equal strings, valid until symbolizer_free(). */
