@@ -199,7 +199,7 @@ def run_gc(args, tmp):
         print(stderr)
         fail(f"{args.label} --mode gc: " + "; ".join(problems))
     # the oracle's figures came from gc.get_stats() inside the container
-    gc_exact.check(SimpleNamespace(mode="attach", expect_probe=args.expect_probe,
+    gc_exact.check(SimpleNamespace(mode="attach", expect_probe=args.expect_probe, extra=[],
                                    label=f"{args.label} --mode gc, host PID "
                                    f"{oracle['container']['host_pid']}, container PID "
                                    f"{oracle['container']['ns_pid']}"),
