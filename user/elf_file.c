@@ -336,7 +336,8 @@ const char *elf_file__interp(const struct elf_file *ef)
 	Elf_Scn *scn = find_section_by_name(ef, ".interp", &shdr);
 	Elf_Data *data;
 
-	if (!scn || !(data = elf_getdata(scn, NULL)) || !data->d_size ||
+	/* a debug file's .interp is NOBITS: a size, and no bytes behind it */
+	if (!scn || !(data = elf_getdata(scn, NULL)) || !data->d_buf || !data->d_size ||
 	    !memchr(data->d_buf, 0, data->d_size))
 		return NULL;
 	return data->d_buf;
