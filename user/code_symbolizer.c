@@ -106,6 +106,61 @@ static size_t put_utf8(char *out, size_t room, uint32_t cp)
 }
 
 /*
+ * Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * no surrogates, nothing past U+10FFFF), or 0 when it is not one.
+ */
+static size_t utf8_sequence_len(const unsigned char *s)
+{
+	uint32_t cp, min;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, cp = s[0] & 0x1f, min = 0x80;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, cp = s[0] & 0x0f, min = 0x800;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, cp = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* a NUL ends the string here too */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * Copy the C string in to out (cap >= 1) as valid UTF-8, each byte that starts
+ * no well-formed sequence replaced by U+FFFD: a type name read from a freed or
+ * corrupt type object is arbitrary bytes, and a JSON writer refuses a string
+ * that is not UTF-8 (jansson's json_pack fails, and the row holding it is lost).
+ */
+static void copy_valid_utf8(char *out, size_t cap, const char *in)
+{
+	static const char replacement[] = "\xef\xbf\xbd";
+	const unsigned char *s = (const unsigned char *)in;
+	size_t n = 0;
+
+	while (*s) {
+		size_t len = utf8_sequence_len(s);
+		const void *from = len ? (const void *)s : replacement;
+		size_t w = len ? len : sizeof(replacement) - 1;
+
+		if (w > cap - 1 - n)
+			break;
+		memcpy(out + n, from, w);
+		n += w;
+		s += len ? len : 1;
+	}
+	out[n] = 0;
+}
+
+/*
  * A compact str object as UTF-8 into out (cap >= 1). Names and file names are
  * compact in practice; other kinds of str give an error.
  */
@@ -312,17 +367,18 @@ static int read_cstring(struct symbolizer *s, uint64_t addr, char *out, size_t c
 const char *symbolizer_type(struct symbolizer *s, uint64_t type)
 {
 	struct type_entry *e, **node = tfind(&type, &s->types, cmp_addr);
-	char name[CSTRING_MAX];
+	char raw[CSTRING_MAX], name[CSTRING_MAX * 3]; /* each raw byte may become U+FFFD */
 	uint64_t tp_name;
 
 	if (node)
 		return (*node)->name;
 	if (!type ||
 	    s->read(s->read_ctx, type + s->layout->tp_name_off, &tp_name, sizeof(tp_name)) ||
-	    !tp_name || read_cstring(s, tp_name, name, sizeof(name))) {
+	    !tp_name || read_cstring(s, tp_name, raw, sizeof(raw))) {
 		s->stats.read_errors++;
 		return NULL;
 	}
+	copy_valid_utf8(name, sizeof(name), raw);
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
