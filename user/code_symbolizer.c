@@ -161,6 +161,17 @@ static void copy_valid_utf8(char *out, size_t cap, const char *in)
 }
 
 /*
+ * U+FFFD for what UTF-8 cannot carry: a lone surrogate (file names that were
+ * not UTF-8 on disk reach co_filename through surrogateescape) or, in corrupt
+ * memory, a value past U+10FFFF. Encoded as they are, they made names that JSON
+ * writers refuse, and the rows holding them were lost.
+ */
+static uint32_t encodable(uint32_t cp)
+{
+	return (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ? 0xfffd : cp;
+}
+
+/*
  * A compact str object as UTF-8 into out (cap >= 1). Names and file names are
  * compact in practice; other kinds of str give an error.
  */
@@ -195,7 +206,7 @@ static int read_str(struct symbolizer *s, uint64_t addr, char *out, size_t cap)
 		uint32_t cp = kind == 1	  ? data[i]
 			      : kind == 2 ? ((uint16_t *)data)[i]
 					  : ((uint32_t *)data)[i];
-		size_t w = put_utf8(out + n, cap - 1 - n, cp);
+		size_t w = put_utf8(out + n, cap - 1 - n, encodable(cp));
 
 		if (!w)
 			break;
