@@ -59,8 +59,10 @@ def dump():
             if len(table) <= MAX_TABLE:
                 tables.add((c.co_firstlineno, bytes(table)))
     ordered = sorted(tables, key=lambda t: (len(t[1]), t))
-    step = max(1, len(ordered) // PER_INTERPRETER)
-    for firstlineno, table in ordered[::step][:PER_INTERPRETER]:
+    # evenly spread over the sizes, the smallest and the largest included
+    last = len(ordered) - 1
+    picks = sorted({round(i * last / (PER_INTERPRETER - 1)) for i in range(PER_INTERPRETER)})
+    for firstlineno, table in (ordered[i] for i in picks if ordered):
         print(sys.version_info[1], firstlineno, table.hex() or "-")
 
 
