@@ -58,8 +58,12 @@ def main():
     print(f"{name}: {len(seeds)} seeds, {len(regressions)} regression inputs, "
           f"{args.seconds}s", flush=True)
     started = time.monotonic()
+    # scratch files (fuzz_elf_notes writes its image to one) stay in the build tree,
+    # even when a crash leaves them behind
+    scratch = os.path.join(args.artifacts, "tmp")
+    os.makedirs(scratch, exist_ok=True)
     run = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                         errors="replace")
+                         errors="replace", env=dict(os.environ, TMPDIR=scratch))
     elapsed = time.monotonic() - started
     log = run.stdout.splitlines()
     runs = [int(m.group(1)) for m in map(re.compile(r"stat::number_of_executed_units:\s*(\d+)")
