@@ -17,7 +17,9 @@
  * Each round resolves every query; the second round starts a new epoch, so
  * every cached entry is checked against the poked image. What comes back must
  * be what the recording can store: names that are valid UTF-8 (JSON writers
- * drop a string that is not), lines >= -1.
+ * drop a string that is not), lines >= -1; and it must describe the object in
+ * memory now: its co_firstlineno, and the tag of its co_filename and co_name
+ * when the query gives one.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -97,7 +99,29 @@ static uint64_t address_of(uint32_t off)
 	return off == NULL_OBJ ? 0 : IMAGE_BASE + off;
 }
 
-static void resolve(struct symbolizer *s, const struct fuzz_query *q)
+/*
+ * What the code object's header says in the image as it is now: the round's
+ * answer must come from it, not from a cache entry built before the poke.
+ */
+static void check_current(struct symbolizer *s, const struct image *img, uint64_t code,
+			  uint32_t tag, const struct code_location *loc)
+{
+	const struct frame_layout *l = s->layout;
+	uint64_t filename, name;
+	int32_t firstlineno;
+
+	if (read_image((void *)img, code + l->code_firstlineno_off, &firstlineno,
+		       sizeof(firstlineno)) ||
+	    read_image((void *)img, code + l->code_filename_off, &filename, sizeof(filename)) ||
+	    read_image((void *)img, code + l->code_name_off, &name, sizeof(name)))
+		fail("code object", "named, but its header is not in the image");
+	if (loc->firstlineno != firstlineno)
+		fail("firstlineno", "not the one in memory now (a stale cache entry)");
+	if (tag && pyobjlife_code_tag(filename, name) != tag)
+		fail("tag", "named although the object in memory is not the one recorded");
+}
+
+static void resolve(struct symbolizer *s, const struct image *img, const struct fuzz_query *q)
 {
 	struct code_location loc;
 	const char *type;
@@ -107,6 +131,7 @@ static void resolve(struct symbolizer *s, const struct fuzz_query *q)
 		check_name("function", loc.function);
 		if (loc.line < -1)
 			fail("line", "below -1");
+		check_current(s, img, address_of(q->code), q->tag, &loc);
 	}
 	type = symbolizer_type(s, address_of(q->type));
 	if (type)
@@ -135,7 +160,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	symbolizer_init(&s, layout, layout->minor, read_image, &img);
 	for (int round = 0; round < 2; round++) {
 		for (int i = 0; i < QUERIES; i++)
-			resolve(&s, &h.q[i]);
+			resolve(&s, &img, &h.q[i]);
 		symbolizer_next_epoch(&s);
 		if (img.len)
 			img.bytes[h.poke_off % img.len] ^= h.poke_val;
