@@ -108,6 +108,72 @@ static size_t put_utf8(char *out, size_t room, uint32_t cp)
 }
 
 /*
+ * Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * no surrogates, nothing past U+10FFFF), or 0 when it is not one.
+ */
+static size_t utf8_sequence_len(const unsigned char *s)
+{
+	uint32_t cp, min;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, cp = s[0] & 0x1f, min = 0x80;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, cp = s[0] & 0x0f, min = 0x800;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, cp = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* a NUL ends the string here too */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * Copy the C string in to out (cap >= 1) as valid UTF-8, each byte that starts
+ * no well-formed sequence replaced by U+FFFD: a type name read from a freed or
+ * corrupt type object is arbitrary bytes, and a JSON writer refuses a string
+ * that is not UTF-8 (jansson's json_pack fails, and the row holding it is lost).
+ */
+static void copy_valid_utf8(char *out, size_t cap, const char *in)
+{
+	static const char replacement[] = "\xef\xbf\xbd";
+	const unsigned char *s = (const unsigned char *)in;
+	size_t n = 0;
+
+	while (*s) {
+		size_t len = utf8_sequence_len(s);
+		const void *from = len ? (const void *)s : replacement;
+		size_t w = len ? len : sizeof(replacement) - 1;
+
+		if (w > cap - 1 - n)
+			break;
+		memcpy(out + n, from, w);
+		n += w;
+		s += len ? len : 1;
+	}
+	out[n] = 0;
+}
+
+/*
+ * U+FFFD for what UTF-8 cannot carry: a lone surrogate (file names that were
+ * not UTF-8 on disk reach co_filename through surrogateescape) or, in corrupt
+ * memory, a value past U+10FFFF. Encoded as they are, they made names that JSON
+ * writers refuse, and the rows holding them were lost.
+ */
+static uint32_t encodable(uint32_t cp)
+{
+	return (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ? 0xfffd : cp;
+}
+
+/*
  * A compact str object as UTF-8 into out (cap >= 1). Names and file names are
  * compact in practice; other kinds of str give an error.
  */
@@ -142,7 +208,7 @@ static int read_str(struct symbolizer *s, uint64_t addr, char *out, size_t cap)
 		uint32_t cp = kind == 1	  ? data[i]
 			      : kind == 2 ? ((uint16_t *)data)[i]
 					  : ((uint32_t *)data)[i];
-		size_t w = put_utf8(out + n, cap - 1 - n, cp);
+		size_t w = put_utf8(out + n, cap - 1 - n, encodable(cp));
 
 		if (!w)
 			break;
@@ -330,17 +396,18 @@ static int read_type_name(struct symbolizer *s, uint64_t type, uint64_t *tp_name
 const char *symbolizer_type(struct symbolizer *s, uint64_t type)
 {
 	struct type_entry *e, **node = tfind(&type, &s->types, cmp_addr);
-	char name[CSTRING_MAX];
+	char raw[CSTRING_MAX], name[CSTRING_MAX * 3]; /* each raw byte may become U+FFFD */
 	uint64_t tp_name;
 
 	if (node && (*node)->epoch == s->epoch)
 		return (*node)->name;
-	if (read_type_name(s, type, &tp_name, name, sizeof(name))) {
+	if (read_type_name(s, type, &tp_name, raw, sizeof(raw))) {
 		if (node)
 			return (*node)->name;
 		s->stats.read_errors++;
 		return NULL;
 	}
+	copy_valid_utf8(name, sizeof(name), raw);
 	if (node) {
 		e = *node;
 		if (e->tp_name != tp_name || strcmp(e->name, name)) {
