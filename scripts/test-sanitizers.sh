@@ -13,10 +13,10 @@ build=build-sanitize
 seconds=${PYOBJLIFE_FUZZ_SECONDS:-60}
 # one of each end-to-end kind, none on pyenv 3.12 (benchmarks probe it): USDT and
 # launch (gc_exact), sites, lifecycles, the outputs (recorded and from the fixture),
-# pprof, the status line
+# pprof, the status line, sampled mode, the stack LRU
 e2e='gc_exact_debian_3.11_usdt_no_debug_file|gc_exact_launch_pyenv_3.13|alloc_sites_pyenv_3.11'
 e2e="$e2e|lifecycle_pyenv_3.10|outputs_recorded_debian_3.11|outputs_fixture_lifecycle"
-e2e="$e2e|output_pprof|record_progress"
+e2e="$e2e|output_pprof|record_progress|sampled_debian_3.11|alloc_sites_startup_burst_pyenv_3.11"
 selected="^(unit_.*|line_table_.*|cli_.*|$e2e)\$"
 
 if command -v clang >/dev/null 2>&1; then

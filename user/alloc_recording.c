@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include "array_sort.h"
 #include "alloc_recording.h"
 #include "proc.h"
 
@@ -382,7 +383,7 @@ static int build_sites(struct alloc_recording *r)
 						   .censored = r->rows[i].censored,
 						   .censored_bytes = r->rows[i].censored_bytes };
 	}
-	qsort(r->sites, r->n_rows, sizeof(*r->sites), site_identity);
+	array_sort(r->sites, r->n_rows, sizeof(*r->sites), site_identity);
 	r->n_sites = 0;
 	for (size_t i = 0; i < r->n_rows; i++) {
 		struct alloc_site *last = r->n_sites ? &r->sites[r->n_sites - 1] : NULL;
@@ -399,7 +400,7 @@ static int build_sites(struct alloc_recording *r)
 			r->sites[r->n_sites++] = r->sites[i];
 		}
 	}
-	qsort(r->sites, r->n_sites, sizeof(*r->sites), site_order);
+	array_sort(r->sites, r->n_sites, sizeof(*r->sites), site_order);
 	return 0;
 }
 
@@ -462,7 +463,7 @@ static void count_alive(struct alloc_recording *r, int live_fd, const struct gc_
 	struct live_object o;
 	void *prev = NULL;
 
-	qsort(r->rows, r->n_rows, sizeof(*r->rows), by_key);
+	array_sort(r->rows, r->n_rows, sizeof(*r->rows), by_key);
 	while (!bpf_map_get_next_key(live_fd, prev, &next)) {
 		struct alloc_row probe, *row;
 		int full;
@@ -524,7 +525,7 @@ static int collect_blame(struct alloc_recording *r, int blame_fd, int stacks_fd)
 		};
 		r->blame_total_collections += v.collections;
 	}
-	qsort(r->blame, r->n_blame, sizeof(*r->blame), by_pause);
+	array_sort(r->blame, r->n_blame, sizeof(*r->blame), by_pause);
 	return 0;
 }
 
@@ -555,7 +556,7 @@ int alloc_recording_collect(struct alloc_recording *r, const struct alloc_maps *
 	err = collect_blame(r, m->blame_fd, stacks_fd);
 	if (err)
 		return err;
-	qsort(r->rows, r->n_rows, sizeof(*r->rows), by_allocations);
+	array_sort(r->rows, r->n_rows, sizeof(*r->rows), by_allocations);
 	return build_sites(r);
 }
 

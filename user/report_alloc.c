@@ -3,6 +3,7 @@
 /* The allocation views of a recording: its JSON sites and stacks, and their text tables. */
 #include <stdlib.h>
 #include <string.h>
+#include "array_sort.h"
 #include "recording.h"
 #include "render_internal.h"
 
@@ -281,7 +282,7 @@ static struct ranked_site *rank_sites(const json_t *sites, const char *key, cons
 		if (ju64(s, key))
 			v[(*n)++] = (struct ranked_site){ s, ju64(s, key), ju64(s, second), i };
 	}
-	qsort(v, *n, sizeof(*v), by_key_desc);
+	array_sort(v, *n, sizeof(*v), by_key_desc);
 	return v;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "array_sort.h"
 #include "calibration.h"
 #include "log.h"
 #include "probe_plan.h"
@@ -535,7 +536,7 @@ static json_t *median_json(const struct sampler *s, enum record_field f)
 			continue;
 		v[n++] = field_of(s, i, f);
 	}
-	qsort(v, n, sizeof(*v), cmp_double);
+	array_sort(v, n, sizeof(*v), cmp_double);
 	m = n % 2 ? v[n / 2] : n ? (v[n / 2 - 1] + v[n / 2]) / 2 : 0;
 	free(v);
 	return n ? json_real(m) : json_null();
