@@ -66,6 +66,10 @@ const char *symbolizer_intern(struct symbolizer *s, const char *str)
 
 	if (node)
 		return *(const char **)node;
+	if (s->stats.strings >= SYMBOLIZER_MAX_STRINGS) {
+		s->stats.strings_refused++;
+		return SYMBOLIZER_NAME_REFUSED;
+	}
 	copy = strdup(str);
 	if (!copy)
 		return "<out of memory>";
@@ -74,6 +78,8 @@ const char *symbolizer_intern(struct symbolizer *s, const char *str)
 		free(copy);
 		return node ? *(const char **)node : "<out of memory>";
 	}
+	s->stats.strings++;
+	s->stats.string_bytes += strlen(copy) + 1;
 	return copy;
 }
 
@@ -223,6 +229,26 @@ static int build_entry(struct symbolizer *s, struct code_entry *e)
 	return read_bytes(s, e->hdr.linetable, &e->linetable, &e->linetable_len);
 }
 
+static void free_code(void *p)
+{
+	struct code_entry *e = p;
+
+	free(e->linetable);
+	free(e);
+}
+
+/* Past its bound the cache starts over: names already given stay valid (interned). */
+static void bound_code_cache(struct symbolizer *s)
+{
+	if (s->stats.codes < SYMBOLIZER_MAX_CODES &&
+	    s->stats.linetable_bytes < SYMBOLIZER_MAX_LINETABLE_BYTES)
+		return;
+	tdestroy(s->codes, free_code);
+	s->codes = NULL;
+	s->stats.codes = s->stats.linetable_bytes = 0;
+	s->stats.code_flushes++;
+}
+
 static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code)
 {
 	struct code_header now;
@@ -241,10 +267,12 @@ static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code)
 		/* the object at this address is not the one we named: forget the old one */
 		e = *node;
 		tdelete(&code, &s->codes, cmp_addr);
-		free(e->linetable);
-		free(e);
+		s->stats.codes--;
+		s->stats.linetable_bytes -= e->linetable_len;
+		free_code(e);
 		s->stats.replaced++;
 	}
+	bound_code_cache(s);
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
@@ -252,11 +280,12 @@ static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code)
 	e->epoch = s->epoch;
 	e->hdr = now;
 	if (build_entry(s, e) || !tsearch(e, &s->codes, cmp_addr)) {
-		free(e->linetable);
-		free(e);
+		free_code(e);
 		return NULL;
 	}
 	s->stats.code_objects++;
+	s->stats.codes++;
+	s->stats.linetable_bytes += e->linetable_len;
 	return e;
 }
 
@@ -317,6 +346,12 @@ const char *symbolizer_type(struct symbolizer *s, uint64_t type)
 
 	if (node)
 		return (*node)->name;
+	if (s->stats.types >= SYMBOLIZER_MAX_TYPES) {
+		tdestroy(s->types, free);
+		s->types = NULL;
+		s->stats.types = 0;
+		s->stats.type_flushes++;
+	}
 	if (!type ||
 	    s->read(s->read_ctx, type + s->layout->tp_name_off, &tp_name, sizeof(tp_name)) ||
 	    !tp_name || read_cstring(s, tp_name, name, sizeof(name))) {
@@ -332,15 +367,8 @@ const char *symbolizer_type(struct symbolizer *s, uint64_t type)
 		free(e);
 		return NULL;
 	}
+	s->stats.types++;
 	return e->name;
-}
-
-static void free_code(void *p)
-{
-	struct code_entry *e = p;
-
-	free(e->linetable);
-	free(e);
 }
 
 void symbolizer_free(struct symbolizer *s)
