@@ -362,12 +362,14 @@ void alloc_recording_on_census(struct alloc_recording *r, int census_fd,
 	struct census_key key, next, *done = NULL;
 	size_t n_done = 0, cap = 0;
 	void *prev = NULL;
-	uint64_t count;
+	uint64_t count, ordinal;
 
-	if (!r->enabled || e->tgid != (uint32_t)r->pid)
+	if (!r->enabled || e->tgid != (uint32_t)r->pid ||
+	    e->generation >= PYOBJLIFE_NUM_GENERATIONS)
 		return;
 	r->census.censuses++;
 	r->census.truncated_walks += !!e->truncated;
+	ordinal = r->census.of_generation[e->generation]++;
 	while (!bpf_map_get_next_key(census_fd, prev, &next)) {
 		struct census_sample smp;
 
@@ -380,7 +382,8 @@ void alloc_recording_on_census(struct alloc_recording *r, int census_fd,
 					      .seq = e->seq,
 					      .generation = (int)e->generation,
 					      .type = type_name(r, key.type),
-					      .count = count };
+					      .count = count,
+					      .ordinal = ordinal };
 		census_log_add(&r->census, &smp);
 		if (n_done == cap) {
 			size_t ncap = cap ? cap * 2 : 64;

@@ -11,6 +11,7 @@
 #include "gc_recording.h"
 #include "heap_timeline.h"
 #include "probe_plan.h"
+#include "resources.h"
 
 struct recording {
 	const struct probe_plan *plan;

@@ -111,8 +111,8 @@ static json_t *lifecycle_summary_json(const struct alloc_recording *a)
 			 "alive_generation_unknown", (json_int_t)a->alive_generation_unknown,
 			 "censuses", (json_int_t)a->census.censuses, "census_walks_truncated",
 			 (json_int_t)a->census.truncated_walks, "census_samples_dropped",
-			 (json_int_t)a->census.dropped, "gc_blame_collections",
-			 (json_int_t)a->blame_total_collections);
+			 (json_int_t)(a->census.thin.thinned + a->census.thin.failed),
+			 "gc_blame_collections", (json_int_t)a->blame_total_collections);
 }
 
 static json_t *blame_json(const struct alloc_recording *a)

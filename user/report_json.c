@@ -65,12 +65,15 @@ static json_t *int3_or_null(const int32_t *v, bool known)
 	return known ? json_pack("[i, i, i]", v[0], v[1], v[2]) : json_null();
 }
 
-static json_t *diagnostics_json(const struct gc_recording *g)
+static json_t *diagnostics_json(const struct recording *r)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ringbuf_drops",
+	const struct gc_recording *g = &r->gc;
+
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ringbuf_drops",
 			 (json_int_t)g->agg.ringbuf_drops, "timeline_dropped",
-			 (json_int_t)g->timeline_dropped, "malformed_records",
-			 (json_int_t)g->malformed, "read_errors", (json_int_t)g->agg.read_errors,
+			 (json_int_t)g->thin.failed, "timeline_thinned",
+			 (json_int_t)g->thin.thinned, "malformed_records", (json_int_t)g->malformed,
+			 "read_errors", (json_int_t)g->agg.read_errors,
 			 "collections_before_interpreter_ready", (json_int_t)g->agg.not_ready,
 			 "unmatched_ends", (json_int_t)g->agg.unmatched_ends,
 			 "empty_collector_calls", (json_int_t)g->agg.empty,
@@ -123,7 +126,7 @@ json_t *recording_to_json(const struct recording *r)
 			 "version", PYOBJLIFE_VERSION, "target", target, "mode", r->mode,
 			 "started_at", r->started_at, "duration_seconds", r->duration_s,
 			 "end_reason", r->end_reason, "lost_events",
-			 (json_int_t)gc_recording_lost(g), "diagnostics", diagnostics_json(g),
+			 (json_int_t)gc_recording_lost(g), "diagnostics", diagnostics_json(r),
 			 "target_check", target_check_json(r), "gc", gc);
 	if (root)
 		json_object_set_new(root, "heap_timeline", heap_timeline_json(&r->heap));
