@@ -51,6 +51,7 @@ struct census_log {
 	uint64_t censuses, truncated_walks;
 	uint64_t of_generation[PYOBJLIFE_NUM_GENERATIONS]; /* censuses taken of each */
 	uint64_t objects; /* objects counted by every census sample, kept or not */
+	uint64_t orphans; /* counts of censuses whose notice was lost, cleared from the map */
 };
 
 /* Keep one (type, count) of a census; false when it was thinned out or memory ran out. */
