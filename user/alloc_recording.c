@@ -86,6 +86,7 @@ static void name_frames(struct alloc_recording *r, struct resolved_stack *rs,
 		rs->unavailable = true;
 		return;
 	}
+	r->stack_bytes += (depth ? depth : 1) * sizeof(*rs->frames);
 	for (uint32_t i = 0; i < depth; i++) {
 		struct code_location *f = &rs->frames[rs->depth];
 
@@ -125,6 +126,7 @@ static const struct resolved_stack *resolve_stack(struct alloc_recording *r, int
 		return NULL;
 	}
 	r->n_stacks++;
+	r->stack_bytes += sizeof(*rs);
 	return rs;
 }
 
@@ -186,6 +188,7 @@ void alloc_recording_add_censored(struct alloc_recording *r, const struct live_o
 			free(c);
 			return;
 		}
+		r->n_censored_keys++;
 	}
 	(*node)->objects++;
 	(*node)->bytes += o->size;

@@ -548,6 +548,9 @@ static void finish(struct session *s)
 		if (alloc_recording_collect(&s->rec.alloc, &maps, &s->rec.gc.agg.seq))
 			pr_warn("out of memory while reading the allocation counts");
 	}
+	/* what the recording cost us, and the maps' bounds, for diagnostics */
+	bpf_session_map_sizes(&s->bpf, &s->rec.maps);
+	memory_usage_read(&s->rec.memory);
 	if (s->launched && s->child.exited && WIFEXITED(s->child.status) &&
 	    WEXITSTATUS(s->child.status) == 127 && !gc_recording_total_collections(&s->rec.gc))
 		pr_warn("the launched command exited with status 127 (could it run?)");
@@ -729,6 +732,7 @@ int cmd_record(const struct cli *c)
 	if (!rc) {
 		finish(s);
 		warn_about_losses(s);
+		recording_warn_limits(&s->rec);
 		rc = write_outputs(s);
 	}
 	session_free(s);
