@@ -167,13 +167,12 @@ json_t *recording_bpf_maps_json(const struct recording *r)
 }
 
 /* A timeline that reached its bound keeps one entry in `one_in`: say so once. */
-static void warn_thinned(const char *what, const struct thinning *t)
+static void warn_thinned(const char *what, const char *note, const struct thinning *t)
 {
 	if (t->thinned)
 		pr_warn("the %s reached its bound of %zu entries and was thinned evenly: it keeps "
-			"1 "
-			"in %" PRIu64 " at most (%" PRIu64 " not kept; raise --max-timeline)",
-			what, thinning_limit(t), thinning_max_stride(t), t->thinned);
+			"1 in %" PRIu64 " at most (%" PRIu64 " not kept; raise --max-timeline)%s",
+			what, thinning_limit(t), thinning_max_stride(t), t->thinned, note);
 	if (t->failed)
 		pr_warn("%" PRIu64 " entries of the %s were dropped: out of memory", t->failed,
 			what);
@@ -189,8 +188,8 @@ static void warn_gc(const struct recording *r)
 			(uint64_t)g->agg.inflight_full);
 	if (g->malformed)
 		pr_warn("%" PRIu64 " ring buffer records were malformed and dropped", g->malformed);
-	warn_thinned("collection timeline (per-generation totals stay exact)", &g->thin);
-	warn_thinned("heap timeline", &r->heap.thin);
+	warn_thinned("collection timeline", "; the per-generation totals stay exact", &g->thin);
+	warn_thinned("heap timeline", "", &r->heap.thin);
 }
 
 static void warn_census(const struct alloc_recording *a, const struct gc_agg *g)
@@ -207,7 +206,7 @@ static void warn_census(const struct alloc_recording *a, const struct gc_agg *g)
 		pr_warn("%" PRIu64 " collections have no triggering stack: the gc_blame map was "
 			"full",
 			(uint64_t)g->blame_full);
-	warn_thinned("census log", &a->census.thin);
+	warn_thinned("census log", "", &a->census.thin);
 }
 
 static void warn_allocations(const struct alloc_recording *a)
@@ -240,7 +239,7 @@ static void warn_allocations(const struct alloc_recording *a)
 		pr_warn("%" PRIu64 " names were not kept: more than %u distinct names",
 			a->sym.stats.strings_refused, SYMBOLIZER_MAX_STRINGS);
 	if (a->sampler)
-		warn_thinned("sampling window log", &a->sampler->log_thin);
+		warn_thinned("sampling window log", "", &a->sampler->log_thin);
 }
 
 void recording_warn_limits(const struct recording *r)
