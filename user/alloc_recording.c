@@ -89,6 +89,7 @@ static void name_frames(struct alloc_recording *r, struct resolved_stack *rs,
 		rs->unavailable = true;
 		return;
 	}
+	r->stack_bytes += (depth ? depth : 1) * sizeof(*rs->frames);
 	for (uint32_t i = 0; i < depth; i++) {
 		struct code_location *f = &rs->frames[rs->depth];
 
@@ -128,6 +129,7 @@ static const struct resolved_stack *resolve_stack(struct alloc_recording *r, int
 		return NULL;
 	}
 	r->n_stacks++;
+	r->stack_bytes += sizeof(*rs);
 	return rs;
 }
 
@@ -234,6 +236,7 @@ void alloc_recording_add_censored(struct alloc_recording *r, const struct live_o
 			free(c);
 			return;
 		}
+		r->n_censored_keys++;
 	}
 	(*node)->objects++;
 	(*node)->bytes += o->size;
@@ -404,32 +407,37 @@ static int build_sites(struct alloc_recording *r)
 	return 0;
 }
 
+/* A census entry whose notice never came (the ring buffer was full): nobody else takes it. */
+static bool census_orphan(const struct census_key *k, const struct census_event *e)
+{
+	return k->tgid == e->tgid && k->generation == e->generation &&
+	       (int32_t)(k->seq - e->seq) < 0;
+}
+
 void alloc_recording_on_census(struct alloc_recording *r, int census_fd,
 			       const struct census_event *e, uint64_t t0_ns)
 {
 	struct census_key key, next, *done = NULL;
 	size_t n_done = 0, cap = 0;
 	void *prev = NULL;
-	uint64_t count;
+	uint64_t count, ordinal;
 
-	if (!r->enabled || e->tgid != (uint32_t)r->pid)
+	if (!r->enabled || e->tgid != (uint32_t)r->pid ||
+	    e->generation >= PYOBJLIFE_NUM_GENERATIONS)
 		return;
 	r->census.censuses++;
 	r->census.truncated_walks += !!e->truncated;
+	ordinal = r->census.of_generation[e->generation]++;
 	while (!bpf_map_get_next_key(census_fd, prev, &next)) {
 		struct census_sample smp;
+		bool orphan;
 
 		key = next;
 		prev = &key;
-		if (key.tgid != e->tgid || key.seq != e->seq || key.generation != e->generation ||
-		    bpf_map_lookup_elem(census_fd, &key, &count))
+		orphan = census_orphan(&key, e);
+		if (!orphan &&
+		    (key.tgid != e->tgid || key.seq != e->seq || key.generation != e->generation))
 			continue;
-		smp = (struct census_sample){ .t_ns = e->t_ns > t0_ns ? e->t_ns - t0_ns : 0,
-					      .seq = e->seq,
-					      .generation = (int)e->generation,
-					      .type = type_name(r, key.type),
-					      .count = count };
-		census_log_add(&r->census, &smp);
 		if (n_done == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
 			struct census_key *m = realloc(done, ncap * sizeof(*m));
@@ -440,6 +448,19 @@ void alloc_recording_on_census(struct alloc_recording *r, int census_fd,
 			cap = ncap;
 		}
 		done[n_done++] = key;
+		if (orphan) {
+			r->census.orphans++;
+			continue;
+		}
+		if (bpf_map_lookup_elem(census_fd, &key, &count))
+			continue;
+		smp = (struct census_sample){ .t_ns = e->t_ns > t0_ns ? e->t_ns - t0_ns : 0,
+					      .seq = e->seq,
+					      .generation = (int)e->generation,
+					      .type = type_name(r, key.type),
+					      .count = count,
+					      .ordinal = ordinal };
+		census_log_add(&r->census, &smp);
 	}
 	/* deleted after the walk: deleting the cursor's key restarts get_next_key */
 	for (size_t i = 0; i < n_done; i++)

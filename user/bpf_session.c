@@ -907,3 +907,35 @@ json_t *bpf_session_program_stats_json(const struct bpf_session *s)
 	}
 	return out;
 }
+
+static struct bpf_map_size map_size(const struct bpf_map *m)
+{
+	return (struct bpf_map_size){ .max_entries = bpf_map__max_entries(m),
+				      .kernel_bytes = bpf_map_kernel_bytes(bpf_map__fd(m)) };
+}
+
+void bpf_session_map_sizes(const struct bpf_session *s, struct bpf_map_sizes *out)
+{
+	const struct bpf_map *m;
+
+	memset(out, 0, sizeof(*out));
+	if (!s->skel)
+		return;
+	*out = (struct bpf_map_sizes){
+		.known = true,
+		.events = map_size(s->skel->maps.events),
+		.gc_inflight = map_size(s->skel->maps.gc_inflight),
+		.stacks = map_size(s->skel->maps.stacks),
+		.alloc_counts = map_size(s->skel->maps.alloc_counts),
+		.live = map_size(s->skel->maps.live),
+		.typed_calls = map_size(s->skel->maps.typed_calls),
+		.census = map_size(s->skel->maps.census),
+		.gc_blame = map_size(s->skel->maps.gc_blame),
+		.blame_pending = map_size(s->skel->maps.blame_pending),
+	};
+	bpf_object__for_each_map(m, s->skel->obj)
+	{
+		if (bpf_map__fd(m) >= 0)
+			out->kernel_bytes += bpf_map_kernel_bytes(bpf_map__fd(m));
+	}
+}

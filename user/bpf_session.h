@@ -14,6 +14,7 @@
 #include "alloc_recording.h"
 #include "probe_plan.h"
 #include "sampling.h"
+#include "resources.h"
 
 #define BPF_SESSION_MAX_LINKS 128
 /* uprobe_multi links of a sampled window: one per program */
@@ -118,6 +119,8 @@ void bpf_session_detach(struct bpf_session *s);
  * so the object is empty otherwise.
  */
 json_t *bpf_session_program_stats_json(const struct bpf_session *s);
+/* Each map's size as loaded (--max-stacks, --max-sites, ... applied). */
+void bpf_session_map_sizes(const struct bpf_session *s, struct bpf_map_sizes *out);
 void bpf_session_close(struct bpf_session *s);
 
 #endif

@@ -97,7 +97,7 @@ static void utc_now(char *buf, size_t cap)
 static int on_ring_record(void *ctx, void *data, size_t size)
 {
 	struct session *s = ctx;
-	size_t before = s->rec.gc.n_collections;
+	uint64_t before = gc_recording_received(&s->rec.gc);
 
 	if (size >= sizeof(struct alloc_key_event) && *(__u32 *)data == EV_ALLOC_KEY) {
 		alloc_recording_on_key(&s->rec.alloc, bpf_session_stacks_fd(&s->bpf), data);
@@ -109,8 +109,9 @@ static int on_ring_record(void *ctx, void *data, size_t size)
 		return 0;
 	}
 	gc_recording_add(&s->rec.gc, data, size);
-	if (s->live && s->rec.gc.n_collections > before) {
-		gc_collection_print(stdout, &s->rec.gc.collections[before]);
+	/* every collection, whether the (bounded) timeline keeps it or not */
+	if (s->live && gc_recording_received(&s->rec.gc) > before) {
+		gc_collection_print(stdout, &s->rec.gc.last);
 		fflush(stdout);
 	}
 	return 0;
@@ -319,6 +320,7 @@ static void start_sampling(struct session *s)
 		.link_note = s->window_link_note,
 		.probes = bpf_session_window_sites(&s->plan),
 		.live_capacity = bpf_session_live_capacity(&s->bpf),
+		.log_limit = s->cli->max_timeline,
 	};
 	struct sampler_ops ops = bpf_session_sampler_ops(&s->bpf, &s->rec.alloc);
 
@@ -386,6 +388,7 @@ static int attach(struct session *s)
 	if (probes < 0)
 		return EXIT_RUNTIME;
 	gc_recording_init(&s->rec.gc, monotonic_ns());
+	recording_set_timeline_limit(&s->rec, c->max_timeline);
 	if (s->mode == MODE_SAMPLED)
 		start_sampling(s);
 	utc_now(s->rec.started_at, sizeof(s->rec.started_at));
@@ -549,6 +552,9 @@ static void finish(struct session *s)
 		if (alloc_recording_collect(&s->rec.alloc, &maps, &s->rec.gc.agg.seq))
 			pr_warn("out of memory while reading the allocation counts");
 	}
+	/* what the recording cost us, and the maps' bounds, for diagnostics */
+	bpf_session_map_sizes(&s->bpf, &s->rec.maps);
+	memory_usage_read(&s->rec.memory);
 	if (s->launched && s->child.exited && WIFEXITED(s->child.status) &&
 	    WEXITSTATUS(s->child.status) == 127 && !gc_recording_total_collections(&s->rec.gc))
 		pr_warn("the launched command exited with status 127 (could it run?)");
@@ -730,6 +736,7 @@ int cmd_record(const struct cli *c)
 	if (!rc) {
 		finish(s);
 		warn_about_losses(s);
+		recording_warn_limits(&s->rec);
 		rc = write_outputs(s);
 	}
 	session_free(s);

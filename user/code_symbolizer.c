@@ -68,6 +68,10 @@ const char *symbolizer_intern(struct symbolizer *s, const char *str)
 
 	if (node)
 		return *(const char **)node;
+	if (s->stats.strings >= SYMBOLIZER_MAX_STRINGS) {
+		s->stats.strings_refused++;
+		return SYMBOLIZER_NAME_REFUSED;
+	}
 	copy = strdup(str);
 	if (!copy)
 		return "<out of memory>";
@@ -76,6 +80,8 @@ const char *symbolizer_intern(struct symbolizer *s, const char *str)
 		free(copy);
 		return node ? *(const char **)node : "<out of memory>";
 	}
+	s->stats.strings++;
+	s->stats.string_bytes += strlen(copy) + 1;
 	return copy;
 }
 
@@ -291,6 +297,26 @@ static int build_entry(struct symbolizer *s, struct code_entry *e)
 	return read_bytes(s, e->hdr.linetable, &e->linetable, &e->linetable_len);
 }
 
+static void free_code(void *p)
+{
+	struct code_entry *e = p;
+
+	free(e->linetable);
+	free(e);
+}
+
+/* Past its bound the cache starts over: names already given stay valid (interned). */
+static void bound_code_cache(struct symbolizer *s)
+{
+	if (s->stats.codes < SYMBOLIZER_MAX_CODES &&
+	    s->stats.linetable_bytes < SYMBOLIZER_MAX_LINETABLE_BYTES)
+		return;
+	tdestroy(s->codes, free_code);
+	s->codes = NULL;
+	s->stats.codes = s->stats.linetable_bytes = 0;
+	s->stats.code_flushes++;
+}
+
 static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code)
 {
 	struct code_header now;
@@ -309,10 +335,12 @@ static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code)
 		/* the object at this address is not the one we named: forget the old one */
 		e = *node;
 		tdelete(&code, &s->codes, cmp_addr);
-		free(e->linetable);
-		free(e);
+		s->stats.codes--;
+		s->stats.linetable_bytes -= e->linetable_len;
+		free_code(e);
 		s->stats.replaced++;
 	}
+	bound_code_cache(s);
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
@@ -320,11 +348,12 @@ static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code)
 	e->epoch = s->epoch;
 	e->hdr = now;
 	if (build_entry(s, e) || !tsearch(e, &s->codes, cmp_addr)) {
-		free(e->linetable);
-		free(e);
+		free_code(e);
 		return NULL;
 	}
 	s->stats.code_objects++;
+	s->stats.codes++;
+	s->stats.linetable_bytes += e->linetable_len;
 	return e;
 }
 
@@ -395,10 +424,18 @@ static int read_type_name(struct symbolizer *s, uint64_t type, uint64_t *tp_name
  */
 const char *symbolizer_type(struct symbolizer *s, uint64_t type)
 {
-	struct type_entry *e, **node = tfind(&type, &s->types, cmp_addr);
+	struct type_entry *e, **node;
 	char raw[CSTRING_MAX], name[CSTRING_MAX * 3]; /* each raw byte may become U+FFFD */
 	uint64_t tp_name;
 
+	/* bounded: past the limit the cache starts over (names are re-read per batch anyway) */
+	if (s->stats.types >= SYMBOLIZER_MAX_TYPES) {
+		tdestroy(s->types, free);
+		s->types = NULL;
+		s->stats.types = 0;
+		s->stats.type_flushes++;
+	}
+	node = tfind(&type, &s->types, cmp_addr);
 	if (node && (*node)->epoch == s->epoch)
 		return (*node)->name;
 	if (read_type_name(s, type, &tp_name, raw, sizeof(raw))) {
@@ -427,15 +464,8 @@ const char *symbolizer_type(struct symbolizer *s, uint64_t type)
 		free(e);
 		return NULL;
 	}
+	s->stats.types++;
 	return e->name;
-}
-
-static void free_code(void *p)
-{
-	struct code_entry *e = p;
-
-	free(e->linetable);
-	free(e);
 }
 
 void symbolizer_free(struct symbolizer *s)

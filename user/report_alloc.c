@@ -103,7 +103,7 @@ static json_t *lifecycle_summary_json(const struct alloc_recording *a)
 	json_t *totals = json_object();
 
 	lifecycle_add_json(totals, &a->life, true);
-	return json_pack("{s:s?, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	return json_pack("{s:s?, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 			 "coverage", a->lifecycle_coverage, "totals", totals, "health",
 			 "births_followed", (json_int_t)g->followed,
 			 "births_unfollowed_type_not_hooked", (json_int_t)g->unfollowed_type,
@@ -112,8 +112,9 @@ static json_t *lifecycle_summary_json(const struct alloc_recording *a)
 			 "alive_generation_unknown", (json_int_t)a->alive_generation_unknown,
 			 "censuses", (json_int_t)a->census.censuses, "census_walks_truncated",
 			 (json_int_t)a->census.truncated_walks, "census_samples_dropped",
-			 (json_int_t)a->census.dropped, "gc_blame_collections",
-			 (json_int_t)a->blame_total_collections);
+			 (json_int_t)(a->census.thin.thinned + a->census.thin.failed),
+			 "census_orphan_counts_cleared", (json_int_t)a->census.orphans,
+			 "gc_blame_collections", (json_int_t)a->blame_total_collections);
 }
 
 static json_t *blame_json(const struct alloc_recording *a)

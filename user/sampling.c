@@ -112,6 +112,7 @@ void sampler_init(struct sampler *s, const struct sampler_config *c, const struc
 	s->t0_ns = t0_ns;
 	s->next_open_ns = t0_ns;
 	s->plan.window_s = SAMPLING_FIRST_WINDOW_S;
+	thinning_init(&s->log_thin, c->log_limit);
 	s->cpu_known = s->ops.target_cpu_ns && !s->ops.target_cpu_ns(s->ops.ctx, &s->cpu_t0_ns);
 	s->cpu_last_ns = s->cpu_t0_ns;
 	s->program_known = s->cpu_known && s->ops.program_ns &&
@@ -144,7 +145,7 @@ void sampler_free(struct sampler *s)
 {
 	free(s->log);
 	s->log = NULL;
-	s->n_log = 0;
+	s->n_log = s->cap_log = 0;
 }
 
 int sampler_timeout_ms(const struct sampler *s, uint64_t now_ns, int max_ms)
@@ -204,24 +205,27 @@ static double window_cost_s(const struct sampler *s, const struct window_counter
 	       1e-9;
 }
 
-static void keep_record(struct sampler *s, const struct window_record *w)
+static void record_key(const void *entry, unsigned *cls, uint64_t *ordinal)
 {
+	*cls = 0;
+	*ordinal = ((const struct window_record *)entry)->ordinal;
+}
+
+static void keep_record(struct sampler *s, struct window_record *w)
+{
+	struct window_record *slot;
+
+	w->ordinal = s->windows;
+	w->period_ns = s->windows ? w->open_ns - s->last_open_ns : 0;
+	s->last_open_ns = w->open_ns;
 	s->windows++;
 	s->cost_s += w->cost_s;
 	s->censored += w->censored;
 	counters_add(&s->total, &w->delta);
-	if (s->n_log >= SAMPLER_MAX_LOG) {
-		s->log_dropped++;
-		return;
-	}
-	if (!s->log) {
-		s->log = calloc(SAMPLER_MAX_LOG, sizeof(*s->log));
-		if (!s->log) {
-			s->log_dropped++;
-			return;
-		}
-	}
-	s->log[s->n_log++] = *w;
+	slot = thinning_slot(&s->log_thin, (void **)&s->log, &s->n_log, &s->cap_log, sizeof(*w),
+			     record_key, 0, w->ordinal);
+	if (slot)
+		*slot = *w;
 }
 
 static int open_window(struct sampler *s)
@@ -511,7 +515,7 @@ static double field_of(const struct sampler *s, size_t i, enum record_field f)
 	case FIELD_WINDOW_MS:
 		return (w->close_ns - w->open_ns) / 1e6;
 	case FIELD_PERIOD_MS:
-		return (s->log[i + 1].open_ns - w->open_ns) / 1e6;
+		return w->period_ns / 1e6;
 	case FIELD_ATTACH_MS:
 		return w->attach_ms;
 	case FIELD_DETACH_MS:
@@ -526,13 +530,14 @@ static json_t *median_json(const struct sampler *s, enum record_field f)
 	size_t n = 0, count = s->n_log;
 	double *v, m;
 
-	if (f == FIELD_PERIOD_MS && count)
-		count--; /* a period runs to the next window */
 	if (!count || !(v = calloc(count, sizeof(*v))))
 		return json_null();
 	for (size_t i = 0; i < count; i++) {
+		/* the first window has no period: a period runs from the previous window */
+		if (f == FIELD_PERIOD_MS && !s->log[i].ordinal)
+			continue;
 		/* a window open at the end was neither closed nor detached by the sampler */
-		if (s->log[i].open_at_end && f != FIELD_ATTACH_MS)
+		if (s->log[i].open_at_end && f != FIELD_ATTACH_MS && f != FIELD_PERIOD_MS)
 			continue;
 		v[n++] = field_of(s, i, f);
 	}
@@ -636,6 +641,7 @@ json_t *sampler_to_json(const struct sampler *s)
 				    json_string("a window's probes could not be attached or "
 						"detached; later time had no windows"));
 	json_object_set_new(j, "window_log", window_log_json(s));
-	json_object_set_new(j, "window_log_dropped", json_integer((json_int_t)s->log_dropped));
+	json_object_set_new(j, "window_log_dropped",
+			    json_integer((json_int_t)(s->log_thin.thinned + s->log_thin.failed)));
 	return j;
 }

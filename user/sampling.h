@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "thinning.h"
 
 /* Window bounds: the first window only measures the hit rate. */
 #define SAMPLING_FIRST_WINDOW_S 0.020
@@ -103,6 +104,7 @@ struct sampler_config {
 	struct hit_costs costs;
 	unsigned probes;	/* probe sites a window attaches */
 	uint64_t live_capacity; /* entries of the live map */
+	size_t log_limit;	/* windows the log keeps (--max-timeline); 0: the default */
 };
 
 struct window_record {
@@ -113,9 +115,9 @@ struct window_record {
 	double cost_s;	/* estimated target CPU the window's probes took */
 	bool cut_short; /* closed early: its probes cost more than the plan allowed */
 	bool open_at_end;
+	uint64_t period_ns; /* since the previous window opened; 0 for the first */
+	uint64_t ordinal;   /* windows before it */
 };
-
-#define SAMPLER_MAX_LOG 4096
 
 struct sampler {
 	struct sampler_config cfg;
@@ -148,9 +150,11 @@ struct sampler {
 	uint64_t windows, observed_ns, censored;
 	double cost_s;
 	struct window_counters total;
+	uint64_t last_open_ns; /* the latest window's open_ns */
+	/* every window, thinned evenly beyond cfg.log_limit */
 	struct window_record *log;
-	size_t n_log;
-	uint64_t log_dropped;
+	size_t n_log, cap_log;
+	struct thinning log_thin;
 };
 
 void sampler_init(struct sampler *s, const struct sampler_config *c, const struct sampler_ops *ops,
