@@ -47,6 +47,9 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+import run_bench  # noqa: E402  (the machine's CPU model, as the overhead runs report it)
+
 WORKLOAD = os.path.join(HERE, "soak_workload.py")
 ATTACH_TIMEOUT = 60
 FINISH_TIMEOUT = 300  # writing the outputs after the duration
@@ -74,17 +77,6 @@ def python_minor(python):
     out = subprocess.run([python, "-c", "import sys; print(sys.version_info[1])"],
                          capture_output=True, text=True, timeout=60)
     return int(out.stdout.strip()) if out.returncode == 0 else None
-
-
-def cpu_model():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def proc_status(pid):
@@ -461,7 +453,7 @@ def main():
     r["python_version"] = subprocess.run(
         [a.python, "-c", "import platform; print(platform.python_version())"],
         capture_output=True, text=True).stdout.strip()
-    r["machine"] = {"kernel": platform.release(), "cpu_model": cpu_model(),
+    r["machine"] = {"kernel": platform.release(), "cpu_model": run_bench.cpu_model(),
                     "cores": os.cpu_count()}
     res = analyse(a, r)
     report(a, r, res)

@@ -24,7 +24,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -34,7 +33,7 @@ from types import SimpleNamespace
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 sys.path.insert(0, HERE)
-from harness import fail, readline, skip, wait_attached  # noqa: E402
+from harness import attach_and_run, fail, readline, skip  # noqa: E402
 import alloc_sites  # noqa: E402
 import gc_exact  # noqa: E402
 
@@ -139,21 +138,7 @@ def record_in_container(args, workload, env, pyobjlife_cmd, stop_timeout=120):
             fail(f"{base}'s container mounts are visible on the host")
         if not os.path.exists(f"/proc/{pid}/root{exe}"):
             fail(f"{exe} is not in the target's root")
-        rec = subprocess.Popen(pyobjlife_cmd + ["-p", str(pid)], stderr=subprocess.PIPE,
-                               text=True)
-        stderr = wait_attached(rec)
-        ct.stdin.write("go\n")
-        ct.stdin.flush()
-        oracle = json.loads(readline(ct.stdout, 300, "the workload's result"))
-        rec.send_signal(signal.SIGINT)
-        try:
-            rc = rec.wait(stop_timeout)
-        except subprocess.TimeoutExpired:
-            rec.kill()
-            fail(f"pyobjlife did not stop within {stop_timeout} s of SIGINT")
-        stderr += rec.stderr.read()
-        ct.stdin.write("done\n")
-        ct.stdin.flush()
+        rc, stderr, oracle = attach_and_run(ct, pid, pyobjlife_cmd, stop_timeout)
         if ct.wait(30) != 0:
             fail(f"the container exited {ct.returncode}")
     finally:
