@@ -76,6 +76,25 @@ def compare(reference, candidate, top, tolerance):
     return rows, bad
 
 
+def affine_prediction(a, python, path, first, tmp, target_scale):
+    """Each site's count at target_scale from full recordings at 1, 2 and 3 times --scale.
+    A workload's count at a site is once-only work (definitions, imports) plus work per
+    unit: c(s) = fixed + per_unit * s. Three scales check that model exactly (equal
+    steps) before it is trusted; None (and a FAIL line) when a site breaks it."""
+    runs = [first] + [workload_sites(record(a.pyobjlife, MODES["full"], python, path, k * a.scale,
+                                            os.path.join(tmp, f"reference-x{k}.json")), path)
+                      for k in (2, 3)]
+    sites = set().union(*runs)
+    counts = {k: [r.get(k, 0) for r in runs] for k in sites}
+    off = [k for k, (c1, c2, c3) in counts.items() if c3 - c2 != c2 - c1]
+    if off:
+        print(f"FAIL: {a.workload}'s counts are not affine in its scale (fixed + per unit): "
+              f"{len(off)} sites, e.g. {[(k, counts[k]) for k in off[:3]]}")
+        return None
+    steps = target_scale / a.scale - 1
+    return {k: c1 + (c2 - c1) * steps for k, (c1, c2, _) in counts.items()}
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--pyobjlife", default=os.path.join(os.path.dirname(HERE), "build",
@@ -87,8 +106,8 @@ def main():
                     help="the candidate's scale (default --scale): sampled mode needs a "
                     "long recording (30 s of alloc_churn is scale 30), which full mode cannot "
                     "make in reasonable time; the reference's counts are then scaled by the "
-                    "ratio, after checking that the workload's counts are linear in its "
-                    "scale (a second full recording at twice --scale must count exactly twice)")
+                    "ratio, after checking that they are affine in the scale (full recordings "
+                    "at 1, 2 and 3 times --scale must step equally at every site)")
     ap.add_argument("--candidate", choices=sorted(MODES), default="full")
     ap.add_argument("--top", type=int, default=10)
     ap.add_argument("--tolerance", type=float, default=None,
@@ -114,15 +133,9 @@ def main():
         ref = workload_sites(record(a.pyobjlife, MODES["full"], python, path, a.scale,
                                     os.path.join(tmp, "reference.json")), path)
         if cscale != a.scale:
-            double = workload_sites(record(a.pyobjlife, MODES["full"], python, path,
-                                           2 * a.scale, os.path.join(tmp, "double.json")), path)
-            off = [k for k in set(ref) | set(double) if double.get(k, 0) != 2 * ref.get(k, 0)]
-            if off:
-                print(f"FAIL: {a.workload}'s counts are not linear in its scale: at twice the "
-                      f"scale {len(off)} sites differ from twice, e.g. "
-                      f"{[(k, ref.get(k), double.get(k)) for k in off[:3]]}")
+            ref = affine_prediction(a, python, path, ref, tmp, cscale)
+            if ref is None:
                 return 1
-            ref = {k: v * cscale / a.scale for k, v in ref.items()}
         crec = record(a.pyobjlife, candidate_args, python, path, cscale,
                       os.path.join(tmp, "candidate.json"))
         cand = workload_sites(crec, path)

@@ -100,6 +100,14 @@ struct {
 	__uint(max_entries, PYOBJLIFE_DEF_RINGBUF_SZ);
 } events SEC(".maps");
 
+/* the stack that started the collection running on this thread (tid), for its end */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PYOBJLIFE_MAX_THREADS);
+	__type(key, __u32);
+	__type(value, __u64);
+} blame_pending SEC(".maps");
+
 static __always_inline __u32 log2_bucket(__u64 v)
 {
 	__u32 r = 0;
@@ -171,12 +179,13 @@ static __always_inline void read_thresholds(const struct target_cfg *cfg, __u64 
 }
 
 /* Remember that this thread's collection is not followed, so its end is not "unmatched". */
-static __always_inline void refuse(__u32 tid, __u64 *counter)
+static __always_inline void refuse(struct gc_agg *agg, __u32 tid, __u64 *counter)
 {
 	struct gc_inflight fl = { .refused = 1 };
 
 	__sync_fetch_and_add(counter, 1);
-	bpf_map_update_elem(&gc_inflight, &tid, &fl, BPF_ANY);
+	if (bpf_map_update_elem(&gc_inflight, &tid, &fl, BPF_ANY))
+		__sync_fetch_and_add(&agg->inflight_full, 1);
 }
 
 static __always_inline int gc_begin(__s32 gen_hint, __u64 learned_bias, bool bias_learned)
@@ -199,24 +208,27 @@ static __always_inline int gc_begin(__s32 gen_hint, __u64 learned_bias, bool bia
 	} else if (cfg->bias_known) {
 		bias = cfg->load_bias;
 	} else {
-		refuse(tid, &agg->not_ready);
+		refuse(agg, tid, &agg->not_ready);
 		return 0;
 	}
 	fl.gc_addr = gc_state_addr(cfg, bias);
 	if (!fl.gc_addr) {
-		refuse(tid, &agg->not_ready);
+		refuse(agg, tid, &agg->not_ready);
 		return 0;
 	}
 	if (read_stats(cfg, fl.gc_addr, fl.before)) {
-		refuse(tid, &agg->read_errors);
+		refuse(agg, tid, &agg->read_errors);
 		return 0;
 	}
 	read_thresholds(cfg, fl.gc_addr, &fl);
 	fl.gen_hint = gen_hint;
 	fl.index = __sync_fetch_and_add(&agg->seq.started, 1) + 1;
 	fl.t_start_ns = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&gc_inflight, &tid, &fl, BPF_ANY))
+	if (bpf_map_update_elem(&gc_inflight, &tid, &fl, BPF_ANY)) {
 		__sync_fetch_and_add(&agg->inflight_full, 1);
+		/* its end will not be seen: objects born during it get no generation from it */
+		agg->seq.gen_of[fl.index % PYOBJLIFE_GC_RING] = PYOBJLIFE_GEN_NONE;
+	}
 	return 0;
 }
 
@@ -313,7 +325,7 @@ static __always_inline int gc_end(void)
 		/* while stopping, starts are refused on purpose */
 		if (!stopping)
 			__sync_fetch_and_add(&agg->unmatched_ends, 1);
-		return 0;
+		goto forget_blame;
 	}
 	if (fl->refused)
 		goto out;
@@ -352,6 +364,10 @@ static __always_inline int gc_end(void)
 	}
 out:
 	bpf_map_delete_elem(&gc_inflight, &tid);
+forget_blame:
+	/* a collection not accounted leaves its triggering stack behind: not for the next one */
+	if (cfg->lifecycle)
+		bpf_map_delete_elem(&blame_pending, &tid);
 	return 0;
 }
 
@@ -1019,14 +1035,6 @@ static __always_inline void take_census(const struct target_cfg *cfg, struct gc_
 	}
 }
 
-/* the stack that started the collection running on this thread (tid), for its end */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, PYOBJLIFE_MAX_THREADS);
-	__type(key, __u32);
-	__type(value, __u64);
-} blame_pending SEC(".maps");
-
 /*
  * A second program at each collection start keeps the collector's own start
  * program small enough for the verifier. Userspace attaches it after that one,
@@ -1059,7 +1067,9 @@ static __always_inline int lifecycle_collection_start(__u64 bias, bool bias_lear
 	if (!tstate)
 		return 0;
 	stack_id = store_stack(aagg, walk_stack(&cfg->walk, tstate, tgid, sc), &sc->st, &cfg->walk);
-	bpf_map_update_elem(&blame_pending, &tid, &stack_id, BPF_ANY);
+	/* no room: the collection is blamed on no stack, and counted */
+	if (bpf_map_update_elem(&blame_pending, &tid, &stack_id, BPF_ANY))
+		__sync_fetch_and_add(&agg->blame_full, 1);
 	return 0;
 }
 

@@ -5,7 +5,7 @@ set -eu
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends \
-	clang clang-format llvm cmake ninja-build gcc make pkg-config binutils \
+	clang clang-format llvm libclang-rt-dev cmake ninja-build gcc make pkg-config binutils \
 	libbpf-dev bpftool libelf-dev zlib1g-dev libjansson-dev libcmocka-dev \
 	systemtap-sdt-dev gdb util-linux \
 	libcapstone-dev libprotobuf-c-dev protobuf-c-compiler libncurses-dev \

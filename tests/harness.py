@@ -52,35 +52,44 @@ def wait_attached(rec, timeout=60):
     fail("pyobjlife never printed its 'attached' line")
 
 
+def attach_and_run(target, pid, pyobjlife_cmd, stop_timeout):
+    """The middle of the attach protocol, for a target (a Popen speaking it on its
+    stdin/stdout) whose workload runs as `pid`: attach pyobjlife, let the workload go,
+    read its oracle, stop pyobjlife with SIGINT and send the last line. Returns
+    (pyobjlife's exit code, its stderr, the oracle)."""
+    import json
+    import signal
+    import subprocess
+    rec = subprocess.Popen(pyobjlife_cmd + ["-p", str(pid)], stderr=subprocess.PIPE, text=True)
+    stderr = wait_attached(rec)
+    target.stdin.write("go\n")
+    target.stdin.flush()
+    oracle = json.loads(readline(target.stdout, 300, "the workload's result"))
+    rec.send_signal(signal.SIGINT)
+    try:
+        rc = rec.wait(stop_timeout)
+    except subprocess.TimeoutExpired:
+        rec.kill()
+        fail(f"pyobjlife did not stop within {stop_timeout} s of SIGINT")
+    stderr += rec.stderr.read()
+    target.stdin.write("done\n")
+    target.stdin.flush()
+    return rc, stderr, oracle
+
+
 def record_workload(workload_cmd, env, pyobjlife_cmd, stop_timeout=60):
     """Run a workload that speaks the attach protocol of tests/workloads: it prints
     "ready", waits for a line (pyobjlife is attached), does its work, prints its
     oracle as one JSON line and waits for a last line. pyobjlife_cmd gets the
     workload's PID appended after -p. Returns (pyobjlife's exit code, its stderr,
     the oracle)."""
-    import json
-    import signal
     import subprocess
     target = subprocess.Popen(workload_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True, env=env)
     try:
         if readline(target.stdout, 30, "the workload").strip() != "ready":
             fail("the workload did not start")
-        rec = subprocess.Popen(pyobjlife_cmd + ["-p", str(target.pid)], stderr=subprocess.PIPE,
-                               text=True)
-        stderr = wait_attached(rec)
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        oracle = json.loads(readline(target.stdout, 300, "the workload's result"))
-        rec.send_signal(signal.SIGINT)
-        try:
-            rc = rec.wait(stop_timeout)
-        except subprocess.TimeoutExpired:
-            rec.kill()
-            fail(f"pyobjlife did not stop within {stop_timeout} s of SIGINT")
-        stderr += rec.stderr.read()
-        target.stdin.write("done\n")
-        target.stdin.flush()
+        rc, stderr, oracle = attach_and_run(target, target.pid, pyobjlife_cmd, stop_timeout)
         target.wait(30)
     finally:
         if target.poll() is None:

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include "array_sort.h"
 #include "alloc_recording.h"
 #include "proc.h"
 
@@ -51,6 +52,8 @@ void alloc_recording_free(struct alloc_recording *r)
 	r->stacks = NULL;
 	tdestroy(r->censored, free);
 	r->censored = NULL;
+	tdestroy(r->key_types, free);
+	r->key_types = NULL;
 	free(r->rows);
 	free(r->sites);
 	free(r->blame);
@@ -91,6 +94,7 @@ static void name_frames(struct alloc_recording *r, struct resolved_stack *rs,
 		rs->unavailable = true;
 		return;
 	}
+	r->stack_bytes += (depth ? depth : 1) * sizeof(*rs->frames);
 	for (uint32_t i = 0; i < depth; i++) {
 		struct code_location *f = &rs->frames[rs->depth];
 
@@ -130,6 +134,7 @@ static const struct resolved_stack *resolve_stack(struct alloc_recording *r, int
 		return NULL;
 	}
 	r->n_stacks++;
+	r->stack_bytes += sizeof(*rs);
 	return rs;
 }
 
@@ -149,6 +154,51 @@ void alloc_recording_next_batch(struct alloc_recording *r)
 	symbolizer_next_epoch(&r->sym);
 }
 
+/* The name a (stack, type) counter got when it was announced. */
+struct key_type {
+	uint64_t stack_id, type;
+	const char *name;
+};
+
+static int cmp_key_type(const void *a, const void *b)
+{
+	const struct key_type *x = a, *y = b;
+
+	if (x->stack_id != y->stack_id)
+		return x->stack_id < y->stack_id ? -1 : 1;
+	return x->type < y->type ? -1 : x->type > y->type;
+}
+
+/*
+ * A class freed and another made at its address: counters announced while the
+ * first lived keep its name, however the address is named at the end.
+ */
+static void bind_key_type(struct alloc_recording *r, uint64_t stack_id, uint64_t type)
+{
+	struct key_type *k, probe = { .stack_id = stack_id, .type = type };
+	const char *name;
+
+	if (tfind(&probe, &r->key_types, cmp_key_type))
+		return;
+	name = symbolizer_type(&r->sym, type);
+	k = malloc(sizeof(*k));
+	if (!name || !k) {
+		free(k);
+		return;
+	}
+	*k = (struct key_type){ .stack_id = stack_id, .type = type, .name = name };
+	if (!tsearch(k, &r->key_types, cmp_key_type))
+		free(k);
+}
+
+static const char *key_type_name(struct alloc_recording *r, uint64_t stack_id, uint64_t type)
+{
+	struct key_type probe = { .stack_id = stack_id, .type = type }, **k;
+
+	k = tfind(&probe, &r->key_types, cmp_key_type);
+	return k ? (*k)->name : type_name(r, type);
+}
+
 void alloc_recording_on_key(struct alloc_recording *r, int stacks_fd,
 			    const struct alloc_key_event *e)
 {
@@ -157,7 +207,7 @@ void alloc_recording_on_key(struct alloc_recording *r, int stacks_fd,
 	resolve_stack(r, stacks_fd, e->stack_id);
 	/* a collection's triggering stack comes without a type */
 	if (e->type)
-		type_name(r, e->type);
+		bind_key_type(r, e->stack_id, e->type);
 }
 
 /* Censored objects of one (stack, type), accumulated over the windows. */
@@ -191,6 +241,7 @@ void alloc_recording_add_censored(struct alloc_recording *r, const struct live_o
 			free(c);
 			return;
 		}
+		r->n_censored_keys++;
 	}
 	(*node)->objects++;
 	(*node)->bytes += o->size;
@@ -219,7 +270,7 @@ static int add_row(struct alloc_recording *r, size_t *cap, const struct alloc_ke
 	}
 	row = &r->rows[r->n_rows++];
 	*row = (struct alloc_row){ .stack = resolve_stack(r, stacks_fd, key->stack_id),
-				   .type = type_name(r, key->type),
+				   .type = key_type_name(r, key->stack_id, key->type),
 				   .allocations = estimate(r, c->allocations),
 				   .bytes = estimate(r, c->bytes),
 				   .stack_id = key->stack_id,
@@ -340,7 +391,7 @@ static int build_sites(struct alloc_recording *r)
 						   .censored = r->rows[i].censored,
 						   .censored_bytes = r->rows[i].censored_bytes };
 	}
-	qsort(r->sites, r->n_rows, sizeof(*r->sites), site_identity);
+	array_sort(r->sites, r->n_rows, sizeof(*r->sites), site_identity);
 	r->n_sites = 0;
 	for (size_t i = 0; i < r->n_rows; i++) {
 		struct alloc_site *last = r->n_sites ? &r->sites[r->n_sites - 1] : NULL;
@@ -357,8 +408,15 @@ static int build_sites(struct alloc_recording *r)
 			r->sites[r->n_sites++] = r->sites[i];
 		}
 	}
-	qsort(r->sites, r->n_sites, sizeof(*r->sites), site_order);
+	array_sort(r->sites, r->n_sites, sizeof(*r->sites), site_order);
 	return 0;
+}
+
+/* A census entry whose notice never came (the ring buffer was full): nobody else takes it. */
+static bool census_orphan(const struct census_key *k, const struct census_event *e)
+{
+	return k->tgid == e->tgid && k->generation == e->generation &&
+	       (int32_t)(k->seq - e->seq) < 0;
 }
 
 void alloc_recording_on_census(struct alloc_recording *r, int census_fd,
@@ -367,26 +425,24 @@ void alloc_recording_on_census(struct alloc_recording *r, int census_fd,
 	struct census_key key, next, *done = NULL;
 	size_t n_done = 0, cap = 0;
 	void *prev = NULL;
-	uint64_t count;
+	uint64_t count, ordinal;
 
-	if (!r->enabled || e->tgid != (uint32_t)r->pid)
+	if (!r->enabled || e->tgid != (uint32_t)r->pid ||
+	    e->generation >= PYOBJLIFE_NUM_GENERATIONS)
 		return;
 	r->census.censuses++;
 	r->census.truncated_walks += !!e->truncated;
+	ordinal = r->census.of_generation[e->generation]++;
 	while (!bpf_map_get_next_key(census_fd, prev, &next)) {
 		struct census_sample smp;
+		bool orphan;
 
 		key = next;
 		prev = &key;
-		if (key.tgid != e->tgid || key.seq != e->seq || key.generation != e->generation ||
-		    bpf_map_lookup_elem(census_fd, &key, &count))
+		orphan = census_orphan(&key, e);
+		if (!orphan &&
+		    (key.tgid != e->tgid || key.seq != e->seq || key.generation != e->generation))
 			continue;
-		smp = (struct census_sample){ .t_ns = e->t_ns > t0_ns ? e->t_ns - t0_ns : 0,
-					      .seq = e->seq,
-					      .generation = (int)e->generation,
-					      .type = type_name(r, key.type),
-					      .count = count };
-		census_log_add(&r->census, &smp);
 		if (n_done == cap) {
 			size_t ncap = cap ? cap * 2 : 64;
 			struct census_key *m = realloc(done, ncap * sizeof(*m));
@@ -397,6 +453,19 @@ void alloc_recording_on_census(struct alloc_recording *r, int census_fd,
 			cap = ncap;
 		}
 		done[n_done++] = key;
+		if (orphan) {
+			r->census.orphans++;
+			continue;
+		}
+		if (bpf_map_lookup_elem(census_fd, &key, &count))
+			continue;
+		smp = (struct census_sample){ .t_ns = e->t_ns > t0_ns ? e->t_ns - t0_ns : 0,
+					      .seq = e->seq,
+					      .generation = (int)e->generation,
+					      .type = type_name(r, key.type),
+					      .count = count,
+					      .ordinal = ordinal };
+		census_log_add(&r->census, &smp);
 	}
 	/* deleted after the walk: deleting the cursor's key restarts get_next_key */
 	for (size_t i = 0; i < n_done; i++)
@@ -420,7 +489,7 @@ static void count_alive(struct alloc_recording *r, int live_fd, const struct gc_
 	struct live_object o;
 	void *prev = NULL;
 
-	qsort(r->rows, r->n_rows, sizeof(*r->rows), by_key);
+	array_sort(r->rows, r->n_rows, sizeof(*r->rows), by_key);
 	while (!bpf_map_get_next_key(live_fd, prev, &next)) {
 		struct alloc_row probe, *row;
 		int full;
@@ -482,7 +551,7 @@ static int collect_blame(struct alloc_recording *r, int blame_fd, int stacks_fd)
 		};
 		r->blame_total_collections += v.collections;
 	}
-	qsort(r->blame, r->n_blame, sizeof(*r->blame), by_pause);
+	array_sort(r->blame, r->n_blame, sizeof(*r->blame), by_pause);
 	return 0;
 }
 
@@ -513,7 +582,7 @@ int alloc_recording_collect(struct alloc_recording *r, const struct alloc_maps *
 	err = collect_blame(r, m->blame_fd, stacks_fd);
 	if (err)
 		return err;
-	qsort(r->rows, r->n_rows, sizeof(*r->rows), by_allocations);
+	array_sort(r->rows, r->n_rows, sizeof(*r->rows), by_allocations);
 	return build_sites(r);
 }
 

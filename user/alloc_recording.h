@@ -82,8 +82,15 @@ struct alloc_recording {
 	const char *coverage; /* what the hooks see and miss */
 	uint32_t stack_depth;
 	struct symbolizer sym;
-	void *stacks; /* tsearch tree of struct resolved_stack by id */
+	/*
+	 * Bounded by the BPF maps, not by time: a stack is resolved once per id
+	 * announced (one per new (stack, type) counter, --max-sites, or collection
+	 * stack, gc_blame) or read at the end.
+	 */
+	void *stacks;	 /* tsearch tree of struct resolved_stack by id */
+	void *key_types; /* tsearch tree: each announced (stack, type)'s type name */
 	size_t n_stacks;
+	uint64_t stack_bytes; /* what the resolved stacks take */
 	struct alloc_row *rows;
 	size_t n_rows;
 	struct alloc_site *sites;
@@ -109,7 +116,8 @@ struct alloc_recording {
 	double sampling_ratio;
 	const struct sampler *sampler; /* the windows, for the "sampling" JSON */
 	uint64_t observed_allocations, observed_bytes;
-	void *censored; /* tsearch tree of censored counts by (stack, type) */
+	void *censored;		/* tsearch tree of censored counts by (stack, type) */
+	size_t n_censored_keys; /* its nodes: one per counted (stack, type) at most */
 	uint64_t censored_total, censored_bytes;
 	uint64_t censored_without_row; /* censored objects whose (stack, type) was not counted */
 };

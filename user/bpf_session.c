@@ -742,6 +742,9 @@ void bpf_session_close(struct bpf_session *s)
 	free(s->targets);
 	s->targets = NULL;
 	s->n_targets = s->cap_targets = 0;
+	if (s->run_stats_fd > 0)
+		close(s->run_stats_fd);
+	s->run_stats_fd = 0;
 	ring_buffer__free(s->rb);
 	s->rb = NULL;
 	pyobjlife_bpf__destroy(s->skel);
@@ -1116,11 +1119,65 @@ static int ops_counters(void *ctx, struct window_counters *out)
 	return 0;
 }
 
+/* CPU time of every thread of the target, from its process CPU clock (CPUCLOCK_SCHED) */
+static int ops_target_cpu_ns(void *ctx, uint64_t *out)
+{
+	struct bpf_target *t = ctx;
+	clockid_t clock = (clockid_t)((~(unsigned)t->pid) << 3 | 2);
+	struct timespec ts;
+
+	if (clock_gettime(clock, &ts))
+		return -errno;
+	*out = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	return 0;
+}
+
+/* Run time of every program of the session so far, as the kernel measured it. */
+static int ops_program_ns(void *ctx, uint64_t *out)
+{
+	struct bpf_target *t = ctx;
+	struct bpf_program *prog;
+
+	*out = 0;
+	bpf_object__for_each_program(prog, t->session->skel->obj)
+	{
+		struct bpf_prog_info info = { 0 };
+		__u32 len = sizeof(info);
+		int fd = bpf_program__fd(prog);
+
+		if (fd < 0)
+			continue;
+		if (bpf_obj_get_info_by_fd(fd, &info, &len))
+			return -errno;
+		*out += info.run_time_ns;
+	}
+	return 0;
+}
+
 struct sampler_ops bpf_session_sampler_ops(struct bpf_session *s, pid_t pid,
 					   struct alloc_recording *alloc)
 {
 	struct bpf_target *t = find_target(s, pid);
+	/*
+	 * The programs' run time is the session's, every target's together: with
+	 * several targets a window's share of it cannot be told, and is modelled.
+	 */
+	bool measured = !s->programs_shared;
 
+	/*
+	 * The kernel times every BPF program run while this descriptor is open (two
+	 * clock reads per run, on every program of the host): sampled mode needs the
+	 * probes' real cost to tell the target's work inside a window from it.
+	 */
+	if (measured && !s->run_stats_fd) {
+		int fd = bpf_enable_stats(BPF_STATS_RUN_TIME);
+
+		s->run_stats_fd = fd > 0 ? fd : -1;
+		if (fd < 0)
+			pr_debug("BPF run-time statistics unavailable (%s): probe costs are "
+				 "modelled",
+				 strerror(errno));
+	}
 	if (t)
 		t->window_alloc = alloc;
 	return (struct sampler_ops){ .ctx = t,
@@ -1128,7 +1185,10 @@ struct sampler_ops bpf_session_sampler_ops(struct bpf_session *s, pid_t pid,
 				     .gate = ops_gate,
 				     .detach = ops_detach,
 				     .censor = ops_censor,
-				     .counters = ops_counters };
+				     .counters = ops_counters,
+				     .target_cpu_ns = ops_target_cpu_ns,
+				     .program_ns = measured && s->run_stats_fd > 0 ? ops_program_ns
+										   : NULL };
 }
 
 json_t *bpf_session_program_stats_json(const struct bpf_session *s)
@@ -1153,4 +1213,36 @@ json_t *bpf_session_program_stats_json(const struct bpf_session *s)
 					      (double)info.run_time_ns / (double)info.run_cnt));
 	}
 	return out;
+}
+
+static struct bpf_map_size map_size(const struct bpf_map *m)
+{
+	return (struct bpf_map_size){ .max_entries = bpf_map__max_entries(m),
+				      .kernel_bytes = bpf_map_kernel_bytes(bpf_map__fd(m)) };
+}
+
+void bpf_session_map_sizes(const struct bpf_session *s, struct bpf_map_sizes *out)
+{
+	const struct bpf_map *m;
+
+	memset(out, 0, sizeof(*out));
+	if (!s->skel)
+		return;
+	*out = (struct bpf_map_sizes){
+		.known = true,
+		.events = map_size(s->skel->maps.events),
+		.gc_inflight = map_size(s->skel->maps.gc_inflight),
+		.stacks = map_size(s->skel->maps.stacks),
+		.alloc_counts = map_size(s->skel->maps.alloc_counts),
+		.live = map_size(s->skel->maps.live),
+		.typed_calls = map_size(s->skel->maps.typed_calls),
+		.census = map_size(s->skel->maps.census),
+		.gc_blame = map_size(s->skel->maps.gc_blame),
+		.blame_pending = map_size(s->skel->maps.blame_pending),
+	};
+	bpf_object__for_each_map(m, s->skel->obj)
+	{
+		if (bpf_map__fd(m) >= 0)
+			out->kernel_bytes += bpf_map_kernel_bytes(bpf_map__fd(m));
+	}
 }

@@ -14,6 +14,7 @@
 #include "alloc_recording.h"
 #include "probe_plan.h"
 #include "sampling.h"
+#include "resources.h"
 
 /* uprobe_multi links of a sampled window: one per program */
 #define BPF_SESSION_MAX_WINDOW_FDS 8
@@ -63,6 +64,10 @@ struct bpf_session {
 	struct bpf_target **targets;
 	int n_targets, cap_targets;
 	enum window_link window_link;
+	/* > 0 while the kernel measures BPF run time for sampled mode; -1: it cannot */
+	int run_stats_fd;
+	/* several targets: the programs' run time is theirs together (sampled mode models it) */
+	bool programs_shared;
 };
 
 struct bpf_session_opts {
@@ -146,6 +151,8 @@ void bpf_session_detach(struct bpf_session *s);
  * so the object is empty otherwise.
  */
 json_t *bpf_session_program_stats_json(const struct bpf_session *s);
+/* Each map's size as loaded (--max-stacks, --max-sites, ... applied). */
+void bpf_session_map_sizes(const struct bpf_session *s, struct bpf_map_sizes *out);
 void bpf_session_close(struct bpf_session *s);
 
 #endif

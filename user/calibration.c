@@ -7,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <bpf/libbpf.h>
+#include "array_sort.h"
 #include "calibration.h"
 #include "calibrate.skel.h"
 #include "proc.h"
@@ -126,7 +127,7 @@ static int cmp_double(const void *a, const void *b)
 
 static double median(double *v, size_t n)
 {
-	qsort(v, n, sizeof(*v), cmp_double);
+	array_sort(v, n, sizeof(*v), cmp_double);
 	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 

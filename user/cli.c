@@ -37,6 +37,7 @@ enum {
 	OPT_OVERHEAD,
 	OPT_SAMPLING_LINK,
 	OPT_FOLLOW_CHILDREN,
+	OPT_MAX_TIMELINE,
 };
 
 #define EXIT_STATUS_DOC                                                                            \
@@ -144,6 +145,12 @@ static const struct argp_option session_options[] = {
 	  "cut and reported",
 	  3 },
 	{ "probe-placement", OPT_PLACEMENT, "cheapest|entry", 0, PLACEMENT_DOC, 3 },
+	{ "max-timeline", OPT_MAX_TIMELINE, "N", 0,
+	  "Entries each timeline keeps (collections, census samples, RSS samples, sampling "
+	  "windows; default 16384): beyond, it is thinned evenly (1 in 2, 4, ... kept, the "
+	  "most frequent kind first) so that it still spans the recording; what is not kept "
+	  "is counted and reported",
+	  3 },
 	{},
 };
 
@@ -490,6 +497,9 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 	case OPT_CENSUS_MAX:
 		c->census_max_objects =
 			parse_count(arg, 1, 1u << 23, "--census-max-objects", state);
+		break;
+	case OPT_MAX_TIMELINE:
+		c->max_timeline = parse_count(arg, 16, 1u << 24, "--max-timeline", state);
 		break;
 	case OPT_WEIGHT:
 		if (render_weight_parse(arg, &c->weight))

@@ -68,6 +68,7 @@ struct cli {
 	unsigned max_live; /* --max-live */
 	double census_full_interval_s, census_young_interval_s; /* < 0: default */
 	unsigned census_max_objects;
+	unsigned max_timeline; /* --max-timeline: entries per timeline; 0 the default */
 
 	enum probe_placement_policy placement; /* --probe-placement */
 	bool calibrate;			       /* probes --calibrate */

@@ -303,20 +303,21 @@ static size_t targets_recording(const struct session *s)
 
 /* ---- the ring buffer ---- */
 
-static void print_live_collection(struct session *s, struct target *t, size_t before)
+/* every collection, whether the (bounded) timeline keeps it or not */
+static void print_live_collection(struct session *s, struct target *t, uint64_t before)
 {
-	if (!s->live || t->rec.gc.n_collections <= before)
+	if (!s->live || gc_recording_received(&t->rec.gc) <= before)
 		return;
 	if (s->many)
 		printf("PID %-7d ", (int)t->rec.pid);
-	gc_collection_print(stdout, &t->rec.gc.collections[before]);
+	gc_collection_print(stdout, &t->rec.gc.last);
 	fflush(stdout);
 }
 
 static void dispatch_record(struct session *s, void *data, size_t size)
 {
 	struct target *t;
-	size_t before;
+	uint64_t before;
 
 	/* one target takes every record, malformed ones included (counted there) */
 	if (!s->many)
@@ -334,7 +335,7 @@ static void dispatch_record(struct session *s, void *data, size_t size)
 					  data, t->rec.gc.t0_ns);
 		return;
 	}
-	before = t->rec.gc.n_collections;
+	before = gc_recording_received(&t->rec.gc);
 	gc_recording_add(&t->rec.gc, data, size);
 	print_live_collection(s, t, before);
 }
@@ -906,6 +907,7 @@ static void start_sampling(struct session *s, struct target *t)
 		.link_note = s->window_link_note,
 		.probes = bpf_session_window_sites(&t->plan),
 		.live_capacity = bpf_session_live_capacity(&s->bpf),
+		.log_limit = s->cli->max_timeline,
 	};
 	struct sampler_ops ops = { .ctx = t,
 				   .attach = window_attach,
@@ -966,6 +968,7 @@ static int target_attach(struct session *s, struct target *t, bool before_exec)
 		return EXIT_RUNTIME;
 	pr_debug("%sprobes attached in %.1f ms", t->who, (monotonic_ns() - t0) / 1e6);
 	gc_recording_init(&t->rec.gc, monotonic_ns());
+	recording_set_timeline_limit(&t->rec, c->max_timeline);
 	if (t->mode == MODE_SAMPLED)
 		start_sampling(s, t);
 	utc_now(t->rec.started_at, sizeof(t->rec.started_at));
@@ -1070,6 +1073,7 @@ static int attach(struct session *s)
 	bo.window_link = s->window_link;
 	if (bpf_session_open(&s->bpf, &bo))
 		return EXIT_RUNTIME;
+	s->bpf.programs_shared = s->many;
 	if (bpf_session_ringbuf(&s->bpf, on_ring_record, s))
 		return EXIT_RUNTIME;
 	if (s->launched && (rc = launch(s)))
@@ -1123,12 +1127,19 @@ static void read_results(struct session *s, struct target *t)
 				strerror(errno));
 		struct alloc_maps maps = bpf_session_alloc_maps(&s->bpf);
 
-		if (t->mode == MODE_SAMPLED)
+		if (t->mode == MODE_SAMPLED) {
 			t->rec.alloc.sampling_ratio = sampler_ratio(&t->sampler);
+			if (sampler_estimate_warning(&t->sampler))
+				pr_warn("%ssampled estimates: %s", t->who,
+					sampler_estimate_warning(&t->sampler));
+		}
 
 		if (alloc_recording_collect(&t->rec.alloc, &maps, &t->rec.gc.agg.seq))
 			pr_warn("%sout of memory while reading the allocation counts", t->who);
 	}
+	/* what the recording cost us, and the maps' bounds, for diagnostics */
+	bpf_session_map_sizes(&s->bpf, &t->rec.maps);
+	memory_usage_read(&t->rec.memory);
 }
 
 static void warn_about_losses(const struct target *t)
@@ -1163,6 +1174,7 @@ static void write_and_release(struct session *s, struct target *t)
 	int rc;
 
 	warn_about_losses(t);
+	recording_warn_limits(&t->rec);
 	rc = write_outputs(s, t);
 	if (rc && !s->rc)
 		s->rc = rc;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <bpf/bpf.h>
+#include "array_sort.h"
 #include "bpf_session.h"
 #include "commands.h"
 #include "exit_codes.h"
@@ -108,7 +109,7 @@ static int read_counts(struct top *t, struct session_view *v)
 							   .allocations = c.allocations,
 							   .bytes = c.bytes };
 	}
-	qsort(t->cur.v, t->cur.n, sizeof(*t->cur.v), by_key);
+	array_sort(t->cur.v, t->cur.n, sizeof(*t->cur.v), by_key);
 	return 0;
 }
 
@@ -165,7 +166,7 @@ static void sort_sites(struct top *t)
 		[TOP_SORT_RATE] = by_rate, [TOP_SORT_TOTAL] = by_total, [TOP_SORT_BYTES] = by_bytes
 	};
 
-	qsort(t->sites, t->n_sites, sizeof(*t->sites), order[t->site_sort]);
+	array_sort(t->sites, t->n_sites, sizeof(*t->sites), order[t->site_sort]);
 }
 
 /* One site per counter, named by its leaf frame, then merged by leaf line and type. */
@@ -191,7 +192,7 @@ static int build_sites(struct top *t, struct session_view *v, double seconds)
 			.bytes = k->bytes,
 		};
 	}
-	qsort(t->sites, t->cur.n, sizeof(*t->sites), site_identity);
+	array_sort(t->sites, t->cur.n, sizeof(*t->sites), site_identity);
 	for (size_t i = 0; i < t->cur.n; i++) {
 		struct top_site *last = n ? &t->sites[n - 1] : NULL;
 
@@ -268,7 +269,7 @@ static void build_census_rows(struct top *t)
 			row->count[g] = t->census[g].samples[i].count;
 		}
 	}
-	qsort(t->census_rows, n, sizeof(*t->census_rows), by_type);
+	array_sort(t->census_rows, n, sizeof(*t->census_rows), by_type);
 	for (size_t i = 0; i < n; i++) {
 		struct top_census_row *last =
 			t->n_census_rows ? &t->census_rows[t->n_census_rows - 1] : NULL;

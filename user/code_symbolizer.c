@@ -34,6 +34,8 @@ struct code_entry {
 
 struct type_entry {
 	uint64_t addr;
+	uint64_t tp_name; /* the name's address when it was read */
+	uint64_t epoch;	  /* when it was last compared with the target's */
 	const char *name;
 };
 
@@ -66,6 +68,10 @@ const char *symbolizer_intern(struct symbolizer *s, const char *str)
 
 	if (node)
 		return *(const char **)node;
+	if (s->stats.strings >= SYMBOLIZER_MAX_STRINGS) {
+		s->stats.strings_refused++;
+		return SYMBOLIZER_NAME_REFUSED;
+	}
 	copy = strdup(str);
 	if (!copy)
 		return "<out of memory>";
@@ -74,6 +80,8 @@ const char *symbolizer_intern(struct symbolizer *s, const char *str)
 		free(copy);
 		return node ? *(const char **)node : "<out of memory>";
 	}
+	s->stats.strings++;
+	s->stats.string_bytes += strlen(copy) + 1;
 	return copy;
 }
 
@@ -103,6 +111,72 @@ static size_t put_utf8(char *out, size_t room, uint32_t cp)
 		return 4;
 	}
 	return 0;
+}
+
+/*
+ * Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms,
+ * no surrogates, nothing past U+10FFFF), or 0 when it is not one.
+ */
+static size_t utf8_sequence_len(const unsigned char *s)
+{
+	uint32_t cp, min;
+	size_t n;
+
+	if (s[0] < 0x80)
+		return 1;
+	if ((s[0] & 0xe0) == 0xc0)
+		n = 2, cp = s[0] & 0x1f, min = 0x80;
+	else if ((s[0] & 0xf0) == 0xe0)
+		n = 3, cp = s[0] & 0x0f, min = 0x800;
+	else if ((s[0] & 0xf8) == 0xf0)
+		n = 4, cp = s[0] & 0x07, min = 0x10000;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80) /* a NUL ends the string here too */
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+/*
+ * Copy the C string in to out (cap >= 1) as valid UTF-8, each byte that starts
+ * no well-formed sequence replaced by U+FFFD: a type name read from a freed or
+ * corrupt type object is arbitrary bytes, and a JSON writer refuses a string
+ * that is not UTF-8 (jansson's json_pack fails, and the row holding it is lost).
+ */
+static void copy_valid_utf8(char *out, size_t cap, const char *in)
+{
+	static const char replacement[] = "\xef\xbf\xbd";
+	const unsigned char *s = (const unsigned char *)in;
+	size_t n = 0;
+
+	while (*s) {
+		size_t len = utf8_sequence_len(s);
+		const void *from = len ? (const void *)s : replacement;
+		size_t w = len ? len : sizeof(replacement) - 1;
+
+		if (w > cap - 1 - n)
+			break;
+		memcpy(out + n, from, w);
+		n += w;
+		s += len ? len : 1;
+	}
+	out[n] = 0;
+}
+
+/*
+ * U+FFFD for what UTF-8 cannot carry: a lone surrogate (file names that were
+ * not UTF-8 on disk reach co_filename through surrogateescape) or, in corrupt
+ * memory, a value past U+10FFFF. Encoded as they are, they made names that JSON
+ * writers refuse, and the rows holding them were lost.
+ */
+static uint32_t encodable(uint32_t cp)
+{
+	return (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff ? 0xfffd : cp;
 }
 
 /*
@@ -140,7 +214,7 @@ static int read_str(struct symbolizer *s, uint64_t addr, char *out, size_t cap)
 		uint32_t cp = kind == 1	  ? data[i]
 			      : kind == 2 ? ((uint16_t *)data)[i]
 					  : ((uint32_t *)data)[i];
-		size_t w = put_utf8(out + n, cap - 1 - n, cp);
+		size_t w = put_utf8(out + n, cap - 1 - n, encodable(cp));
 
 		if (!w)
 			break;
@@ -223,6 +297,26 @@ static int build_entry(struct symbolizer *s, struct code_entry *e)
 	return read_bytes(s, e->hdr.linetable, &e->linetable, &e->linetable_len);
 }
 
+static void free_code(void *p)
+{
+	struct code_entry *e = p;
+
+	free(e->linetable);
+	free(e);
+}
+
+/* Past its bound the cache starts over: names already given stay valid (interned). */
+static void bound_code_cache(struct symbolizer *s)
+{
+	if (s->stats.codes < SYMBOLIZER_MAX_CODES &&
+	    s->stats.linetable_bytes < SYMBOLIZER_MAX_LINETABLE_BYTES)
+		return;
+	tdestroy(s->codes, free_code);
+	s->codes = NULL;
+	s->stats.codes = s->stats.linetable_bytes = 0;
+	s->stats.code_flushes++;
+}
+
 static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code)
 {
 	struct code_header now;
@@ -241,10 +335,12 @@ static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code)
 		/* the object at this address is not the one we named: forget the old one */
 		e = *node;
 		tdelete(&code, &s->codes, cmp_addr);
-		free(e->linetable);
-		free(e);
+		s->stats.codes--;
+		s->stats.linetable_bytes -= e->linetable_len;
+		free_code(e);
 		s->stats.replaced++;
 	}
+	bound_code_cache(s);
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
@@ -252,11 +348,12 @@ static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code)
 	e->epoch = s->epoch;
 	e->hdr = now;
 	if (build_entry(s, e) || !tsearch(e, &s->codes, cmp_addr)) {
-		free(e->linetable);
-		free(e);
+		free_code(e);
 		return NULL;
 	}
 	s->stats.code_objects++;
+	s->stats.codes++;
+	s->stats.linetable_bytes += e->linetable_len;
 	return e;
 }
 
@@ -309,38 +406,66 @@ static int read_cstring(struct symbolizer *s, uint64_t addr, char *out, size_t c
 	return 0;
 }
 
+static int read_type_name(struct symbolizer *s, uint64_t type, uint64_t *tp_name, char *name,
+			  size_t cap)
+{
+	if (!type ||
+	    s->read(s->read_ctx, type + s->layout->tp_name_off, tp_name, sizeof(*tp_name)) ||
+	    !*tp_name || read_cstring(s, *tp_name, name, cap))
+		return -EFAULT;
+	return 0;
+}
+
+/*
+ * A heap type (a class) can be freed and another one made at its address, as
+ * code objects can: once per batch the name is read again, and an entry whose
+ * name changed is renamed. An unreadable type keeps the name it had (the
+ * target may have exited before the last batch).
+ */
 const char *symbolizer_type(struct symbolizer *s, uint64_t type)
 {
-	struct type_entry *e, **node = tfind(&type, &s->types, cmp_addr);
-	char name[CSTRING_MAX];
+	struct type_entry *e, **node;
+	char raw[CSTRING_MAX], name[CSTRING_MAX * 3]; /* each raw byte may become U+FFFD */
 	uint64_t tp_name;
 
-	if (node)
+	/* bounded: past the limit the cache starts over (names are re-read per batch anyway) */
+	if (s->stats.types >= SYMBOLIZER_MAX_TYPES) {
+		tdestroy(s->types, free);
+		s->types = NULL;
+		s->stats.types = 0;
+		s->stats.type_flushes++;
+	}
+	node = tfind(&type, &s->types, cmp_addr);
+	if (node && (*node)->epoch == s->epoch)
 		return (*node)->name;
-	if (!type ||
-	    s->read(s->read_ctx, type + s->layout->tp_name_off, &tp_name, sizeof(tp_name)) ||
-	    !tp_name || read_cstring(s, tp_name, name, sizeof(name))) {
+	if (read_type_name(s, type, &tp_name, raw, sizeof(raw))) {
+		if (node)
+			return (*node)->name;
 		s->stats.read_errors++;
 		return NULL;
+	}
+	copy_valid_utf8(name, sizeof(name), raw);
+	if (node) {
+		e = *node;
+		if (e->tp_name != tp_name || strcmp(e->name, name)) {
+			e->name = symbolizer_intern(s, name);
+			e->tp_name = tp_name;
+			s->stats.replaced++;
+		}
+		e->epoch = s->epoch;
+		return e->name;
 	}
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return NULL;
-	e->addr = type;
+	*e = (struct type_entry){ .addr = type, .tp_name = tp_name, .epoch = s->epoch };
 	e->name = symbolizer_intern(s, name);
 	if (!tsearch(e, &s->types, cmp_addr)) {
 		free(e);
 		return NULL;
 	}
+	s->stats.types++;
 	return e->name;
-}
-
-static void free_code(void *p)
-{
-	struct code_entry *e = p;
-
-	free(e->linetable);
-	free(e);
 }
 
 void symbolizer_free(struct symbolizer *s)

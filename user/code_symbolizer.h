@@ -5,7 +5,8 @@
  * function, first line, line table) and type objects (tp_name), read out of the
  * target's memory and cached by address. A code object can be freed and its
  * address reused by another: every lookup re-reads the few header fields the
- * cache entry was built from and rebuilds the entry when they changed.
+ * cache entry was built from and rebuilds the entry when they changed. A class
+ * can be too: its name is read again once per batch.
  */
 #ifndef PYOBJLIFE_CODE_SYMBOLIZER_H
 #define PYOBJLIFE_CODE_SYMBOLIZER_H
@@ -28,11 +29,29 @@ struct code_location {
 	bool incomplete; /* a frame that has not started its first traceable instruction */
 };
 
+/*
+ * The caches stay bounded: past SYMBOLIZER_MAX_CODES code objects (or
+ * SYMBOLIZER_MAX_LINETABLE_BYTES of their line tables) or SYMBOLIZER_MAX_TYPES
+ * types, that cache is emptied and refilled as names are asked for again (what
+ * was named stays named: names are interned). Interned names are never freed,
+ * so past SYMBOLIZER_MAX_STRINGS distinct ones a new name is given as
+ * SYMBOLIZER_NAME_REFUSED and counted.
+ */
+#define SYMBOLIZER_MAX_CODES	       65536u
+#define SYMBOLIZER_MAX_LINETABLE_BYTES (64u << 20)
+#define SYMBOLIZER_MAX_TYPES	       65536u
+#define SYMBOLIZER_MAX_STRINGS	       262144u
+#define SYMBOLIZER_NAME_REFUSED	       "<name not kept: too many distinct names>"
+
 struct symbolizer_stats {
 	uint64_t code_objects; /* distinct code objects read */
 	uint64_t replaced;     /* cache entries found stale (address reused) and re-read */
 	uint64_t read_errors;  /* code or type objects that could not be read */
 	uint64_t stale;	       /* recorded code objects freed before they were named */
+	/* what the caches hold now, and what their bounds cost */
+	uint64_t codes, linetable_bytes, types, strings, string_bytes;
+	uint64_t code_flushes, type_flushes; /* caches emptied at their bound */
+	uint64_t strings_refused;	     /* names not kept past SYMBOLIZER_MAX_STRINGS */
 };
 
 struct symbolizer {
@@ -66,7 +85,10 @@ int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32
  */
 void symbolizer_next_epoch(struct symbolizer *s);
 
-/* The type's tp_name (interned), or NULL when unreadable. */
+/*
+ * The tp_name (interned) of the type now at that address, or the last one read
+ * there when it is unreadable now, or NULL when it never was.
+ */
 const char *symbolizer_type(struct symbolizer *s, uint64_t type);
 
 /* Intern a string: the same pointer for equal strings, valid until symbolizer_free(). */

@@ -9,7 +9,8 @@
 #include <unistd.h>
 #include "elf_file.h"
 
-#define NT_STAPSDT 3
+#define NT_STAPSDT    3
+#define STAPSDT_ADDRS 24 /* three 8-byte addresses lead a stapsdt note */
 
 struct elf_file {
 	int fd;
@@ -336,30 +337,37 @@ const char *elf_file__interp(const struct elf_file *ef)
 	Elf_Scn *scn = find_section_by_name(ef, ".interp", &shdr);
 	Elf_Data *data;
 
-	if (!scn || !(data = elf_getdata(scn, NULL)) || !data->d_size ||
+	/* a debug file's .interp is NOBITS: a size, and no bytes behind it */
+	if (!scn || !(data = elf_getdata(scn, NULL)) || !data->d_buf || !data->d_size ||
 	    !memchr(data->d_buf, 0, data->d_size))
 		return NULL;
 	return data->d_buf;
 }
 
+/* The string at *p, NUL-terminated before end; *p moves past it. False when unterminated. */
+static bool take_string(const char **p, const char *end, const char **str)
+{
+	const char *nul = *p < end ? memchr(*p, 0, (size_t)(end - *p)) : NULL;
+
+	if (!nul)
+		return false;
+	*str = *p;
+	*p = nul + 1;
+	return true;
+}
+
+/* pc, .stapsdt.base and semaphore addresses, then provider, name and argument strings */
 static int parse_stapsdt(const char *desc, size_t len, struct usdt_note *n)
 {
-	const char *end = desc + len, *p = desc + 24;
+	const char *end = desc + len, *p;
 
-	if (len < 24 + 3)
+	if (len < STAPSDT_ADDRS + 3)
 		return -EINVAL;
 	memcpy(&n->pc, desc, 8);
 	memcpy(&n->semaphore, desc + 16, 8);
-	n->provider = p;
-	p = memchr(p, 0, (size_t)(end - p));
-	if (!p++ || p >= end)
-		return -EINVAL;
-	n->name = p;
-	p = memchr(p, 0, (size_t)(end - p));
-	if (!p++ || p >= end)
-		return -EINVAL;
-	n->args = p;
-	if (!memchr(p, 0, (size_t)(end - p)))
+	p = desc + STAPSDT_ADDRS;
+	if (!take_string(&p, end, &n->provider) || !take_string(&p, end, &n->name) ||
+	    !take_string(&p, end, &n->args))
 		return -EINVAL;
 	return 0;
 }

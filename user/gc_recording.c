@@ -9,6 +9,7 @@ void gc_recording_init(struct gc_recording *r, uint64_t t0_ns)
 {
 	memset(r, 0, sizeof(*r));
 	r->t0_ns = t0_ns;
+	thinning_init(&r->thin, 0);
 	for (int i = 0; i < PYOBJLIFE_NUM_GENERATIONS; i++) {
 		r->thresholds[i] = -1;
 		r->counts_at_start[i] = -1;
@@ -22,27 +23,23 @@ void gc_recording_free(struct gc_recording *r)
 	r->n_collections = r->cap = 0;
 }
 
-static int grow(struct gc_recording *r)
+void gc_recording_set_limit(struct gc_recording *r, size_t limit)
 {
-	size_t cap = r->cap ? r->cap * 2 : 256;
-	struct gc_collection *c;
+	r->thin.limit = limit;
+}
 
-	if (cap > GC_TIMELINE_MAX)
-		cap = GC_TIMELINE_MAX;
-	if (cap <= r->cap)
-		return -E2BIG;
-	c = realloc(r->collections, cap * sizeof(*c));
-	if (!c)
-		return -ENOMEM;
-	r->collections = c;
-	r->cap = cap;
-	return 0;
+static void collection_key(const void *entry, unsigned *cls, uint64_t *ordinal)
+{
+	const struct gc_collection *c = entry;
+
+	*cls = (unsigned)c->generation;
+	*ordinal = c->ordinal;
 }
 
 int gc_recording_add(struct gc_recording *r, const void *data, size_t size)
 {
 	const struct gc_event *e = data;
-	struct gc_collection *c;
+	struct gc_collection *c, now;
 
 	if (size < sizeof(*e) || e->kind != EV_GC_COLLECTION || e->generation < 0 ||
 	    e->generation >= PYOBJLIFE_NUM_GENERATIONS) {
@@ -56,23 +53,35 @@ int gc_recording_add(struct gc_recording *r, const void *data, size_t size)
 		r->thresholds_known = true;
 		r->thresholds_source = "first collection";
 	}
-	if (r->n_collections == r->cap && grow(r)) {
-		r->timeline_dropped++;
-		return 0;
-	}
-	c = &r->collections[r->n_collections++];
-	c->t_ns = e->t_start_ns > r->t0_ns ? e->t_start_ns - r->t0_ns : 0;
-	c->pause_ns = e->pause_ns;
-	c->collected = e->collected;
-	c->uncollectable = e->uncollectable;
-	c->generation = e->generation;
-	memcpy(c->counts, e->counts, sizeof(c->counts));
+	now = (struct gc_collection){
+		.t_ns = e->t_start_ns > r->t0_ns ? e->t_start_ns - r->t0_ns : 0,
+		.pause_ns = e->pause_ns,
+		.collected = e->collected,
+		.uncollectable = e->uncollectable,
+		.generation = e->generation,
+		.ordinal = r->received[e->generation]++,
+	};
+	memcpy(now.counts, e->counts, sizeof(now.counts));
+	r->last = now;
+	c = thinning_slot(&r->thin, (void **)&r->collections, &r->n_collections, &r->cap,
+			  sizeof(*c), collection_key, (unsigned)now.generation, now.ordinal);
+	if (c)
+		*c = now;
 	return 0;
+}
+
+uint64_t gc_recording_received(const struct gc_recording *r)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < PYOBJLIFE_NUM_GENERATIONS; i++)
+		n += r->received[i];
+	return n;
 }
 
 uint64_t gc_recording_lost(const struct gc_recording *r)
 {
-	return r->agg.ringbuf_drops + r->timeline_dropped + r->malformed;
+	return r->agg.ringbuf_drops + r->thin.failed + r->malformed;
 }
 
 uint64_t gc_recording_total_collections(const struct gc_recording *r)

@@ -8,14 +8,17 @@
 #include <unistd.h>
 #include "heap_timeline.h"
 
-/* ten days at one sample a second */
-#define HEAP_MAX_SAMPLES (1u << 20)
-
 void heap_timeline_init(struct heap_timeline *h, bool arenas_known, uint64_t interval_ns)
 {
 	memset(h, 0, sizeof(*h));
 	h->arenas_known = arenas_known;
 	h->interval_ns = interval_ns;
+	thinning_init(&h->thin, 0);
+}
+
+void heap_timeline_set_limit(struct heap_timeline *h, size_t limit)
+{
+	h->thin.limit = limit;
 }
 
 void heap_timeline_free(struct heap_timeline *h)
@@ -27,7 +30,7 @@ void heap_timeline_free(struct heap_timeline *h)
 
 bool heap_timeline_due(const struct heap_timeline *h, uint64_t t_ns)
 {
-	return !h->n || t_ns - h->samples[h->n - 1].t_ns >= h->interval_ns;
+	return !h->taken || t_ns - h->last_t_ns >= h->interval_ns;
 }
 
 /* statm's second field: resident pages */
@@ -53,28 +56,30 @@ static int read_rss(pid_t pid, uint64_t *bytes)
 	return 0;
 }
 
+static void sample_key(const void *entry, unsigned *cls, uint64_t *ordinal)
+{
+	*cls = 0;
+	*ordinal = ((const struct heap_sample *)entry)->ordinal;
+}
+
 int heap_timeline_sample(struct heap_timeline *h, pid_t pid, uint64_t t_ns,
 			 uint64_t arenas_allocated, uint64_t arenas_freed)
 {
 	struct heap_sample s = { .t_ns = t_ns,
 				 .arenas_allocated = arenas_allocated,
-				 .arenas_freed = arenas_freed };
+				 .arenas_freed = arenas_freed,
+				 .ordinal = h->taken };
+	struct heap_sample *slot;
 	int err = read_rss(pid, &s.rss_bytes);
 
 	if (err)
 		return err;
-	if (h->n == h->cap) {
-		size_t ncap = h->cap ? h->cap * 2 : 256;
-		struct heap_sample *m;
-
-		if (ncap > HEAP_MAX_SAMPLES || !(m = realloc(h->samples, ncap * sizeof(*m)))) {
-			h->dropped++;
-			return -ENOMEM;
-		}
-		h->samples = m;
-		h->cap = ncap;
-	}
-	h->samples[h->n++] = s;
+	h->taken++;
+	h->last_t_ns = t_ns;
+	slot = thinning_slot(&h->thin, (void **)&h->samples, &h->n, &h->cap, sizeof(s), sample_key,
+			     0, s.ordinal);
+	if (slot)
+		*slot = s;
 	return 0;
 }
 

@@ -13,11 +13,13 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <jansson.h>
+#include "thinning.h"
 
 struct heap_sample {
 	uint64_t t_ns; /* since the recording started */
 	uint64_t rss_bytes;
 	uint64_t arenas_allocated, arenas_freed; /* cumulative since the start */
+	uint64_t ordinal;			 /* samples taken before it */
 };
 
 struct heap_timeline {
@@ -25,11 +27,15 @@ struct heap_timeline {
 	size_t n, cap;
 	bool arenas_known; /* the arena hooks were attached */
 	uint64_t interval_ns;
-	uint64_t dropped; /* samples past the memory bound */
+	struct thinning thin; /* thinned evenly beyond --max-timeline samples */
+	uint64_t taken;	      /* samples read, kept or not */
+	uint64_t last_t_ns;   /* when the latest one was taken */
 };
 
 void heap_timeline_init(struct heap_timeline *h, bool arenas_known, uint64_t interval_ns);
 void heap_timeline_free(struct heap_timeline *h);
+/* Samples kept at most (0: THINNING_DEFAULT_LIMIT). */
+void heap_timeline_set_limit(struct heap_timeline *h, size_t limit);
 /* Whether a sample is due at `t_ns` (the first one always is). */
 bool heap_timeline_due(const struct heap_timeline *h, uint64_t t_ns);
 /* Read the target's RSS and keep a sample; -errno when /proc cannot be read. */

@@ -4,9 +4,6 @@
 #include <string.h>
 #include "lifecycle.h"
 
-/* a day of censuses at one per second with 60 types in 3 generations stays under 1 GiB */
-#define CENSUS_MAX_SAMPLES (8u << 20)
-
 void lifecycle_from_count(struct lifecycle_counts *l, const struct alloc_count *c)
 {
 	memset(l, 0, sizeof(*l));
@@ -73,27 +70,33 @@ void lifecycle_add_json(json_t *e, const struct lifecycle_counts *l, bool distri
 				      (json_int_t)l->died_gen_unknown));
 }
 
+static void census_key(const void *entry, unsigned *cls, uint64_t *ordinal)
+{
+	const struct census_sample *s = entry;
+
+	*cls = (unsigned)s->generation;
+	*ordinal = s->ordinal;
+}
+
 bool census_log_add(struct census_log *log, const struct census_sample *s)
 {
-	if (log->n == log->cap) {
-		size_t ncap = log->cap ? log->cap * 2 : 1024;
-		struct census_sample *m;
+	struct census_sample *slot;
 
-		if (ncap > CENSUS_MAX_SAMPLES || !(m = realloc(log->samples, ncap * sizeof(*m)))) {
-			log->dropped++;
-			return false;
-		}
-		log->samples = m;
-		log->cap = ncap;
-	}
-	log->samples[log->n++] = *s;
-	return true;
+	log->objects += s->count;
+	slot = thinning_slot(&log->thin, (void **)&log->samples, &log->n, &log->cap, sizeof(*s),
+			     census_key, (unsigned)s->generation, s->ordinal);
+	if (slot)
+		*slot = *s;
+	return slot != NULL;
 }
 
 void census_log_free(struct census_log *log)
 {
+	size_t limit = log->thin.limit;
+
 	free(log->samples);
 	memset(log, 0, sizeof(*log));
+	thinning_init(&log->thin, limit);
 }
 
 json_t *census_log_json(const struct census_log *log)

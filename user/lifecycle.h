@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include <jansson.h>
 #include "pyobjlife.h"
+#include "thinning.h"
 
 struct lifecycle_counts {
 	uint64_t followed; /* births whose death the hooked deallocators would see */
@@ -36,16 +37,24 @@ struct census_sample {
 	int generation;
 	const char *type; /* interned by the recording's symbolizer */
 	uint64_t count;
+	uint64_t ordinal; /* the census's number among those of its generation, from 0 */
 };
 
+/*
+ * Every census sample, thinned evenly beyond --max-timeline samples: whole
+ * censuses of the generation with the most samples give way first.
+ */
 struct census_log {
 	struct census_sample *samples;
 	size_t n, cap;
-	uint64_t dropped; /* samples past the memory bound */
+	struct thinning thin;
 	uint64_t censuses, truncated_walks;
+	uint64_t of_generation[PYOBJLIFE_NUM_GENERATIONS]; /* censuses taken of each */
+	uint64_t objects; /* objects counted by every census sample, kept or not */
+	uint64_t orphans; /* counts of censuses whose notice was lost, cleared from the map */
 };
 
-/* Keep one (type, count) of a census; false once the bound is reached. */
+/* Keep one (type, count) of a census; false when it was thinned out or memory ran out. */
 bool census_log_add(struct census_log *log, const struct census_sample *s);
 void census_log_free(struct census_log *log);
 json_t *census_log_json(const struct census_log *log);

@@ -8,7 +8,9 @@
 int log_verbosity;
 int log_quiet;
 
-static void vlog(const char *level, const char *fmt, va_list ap)
+/* the format attributes let the compiler check the callers' arguments and accept vfprintf */
+static __attribute__((format(printf, 2, 0))) void vlog(const char *level, const char *fmt,
+						       va_list ap)
 {
 	fprintf(stderr, "pyobjlife: %s", level);
 	vfprintf(stderr, fmt, ap);
@@ -57,7 +59,8 @@ void pr_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
-static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+static __attribute__((format(printf, 2, 0))) int libbpf_print(enum libbpf_print_level level,
+							      const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG && log_verbosity < 2)
 		return 0;

@@ -488,8 +488,10 @@ static int collect_exec_segments(struct placement_image *img)
 	for (size_t i = 0; i < n_phdr && img->n < IMAGE_MAX_SEGMENTS; i++) {
 		GElf_Phdr ph;
 
+		/* the bounds without p_offset + p_filesz, which a corrupt header can wrap */
 		if (!gelf_getphdr(img->elf, (int)i, &ph) || ph.p_type != PT_LOAD ||
-		    !(ph.p_flags & PF_X) || ph.p_offset + ph.p_filesz > file_size)
+		    !(ph.p_flags & PF_X) || ph.p_offset > file_size ||
+		    ph.p_filesz > file_size - ph.p_offset)
 			continue;
 		img->seg[img->n].vaddr = ph.p_vaddr;
 		img->seg[img->n].size = ph.p_filesz;

@@ -160,8 +160,8 @@ static void progress_show(struct progress *p, const char *text)
 /* Objects visited by the censuses that arrived since the last call. */
 static void count_census(struct progress *p, const struct census_log *log)
 {
-	for (; p->census_seen < log->n; p->census_seen++)
-		p->census_objects += log->samples[p->census_seen].count;
+	/* cumulative: the log itself may thin out samples already counted */
+	p->census_objects = log->objects;
 }
 
 static void format_elapsed(uint64_t ns, char *buf, size_t cap)

@@ -45,9 +45,8 @@ void format_count(uint64_t n, char *buf, size_t cap);
 /* record's status line on stderr, redrawn in place about once a second. */
 struct progress {
 	FILE *out;
-	uint64_t next_ns;   /* when the line is next redrawn */
-	size_t shown;	    /* characters on screen now */
-	size_t census_seen; /* census samples already counted */
+	uint64_t next_ns; /* when the line is next redrawn */
+	size_t shown;	  /* characters on screen now */
 	uint64_t census_objects;
 	struct probe_counts last; /* the previous reading, for the rate */
 	uint64_t last_ns;

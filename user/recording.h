@@ -11,6 +11,7 @@
 #include "gc_recording.h"
 #include "heap_timeline.h"
 #include "probe_plan.h"
+#include "resources.h"
 
 struct recording {
 	const struct probe_plan *plan;
@@ -28,6 +29,9 @@ struct recording {
 	struct py_gen_stats stats_start[PYOBJLIFE_NUM_GENERATIONS];
 	struct py_gen_stats stats_end[PYOBJLIFE_NUM_GENERATIONS];
 	json_t *program_stats; /* kernel-measured run time per BPF program; may be empty */
+	/* what the recording cost pyobjlife, read when it stopped, and the BPF maps' sizes */
+	struct memory_usage memory;
+	struct bpf_map_sizes maps;
 };
 
 /* The recording JSON (see README "What the output contains"); every renderer reads it. */

@@ -3,6 +3,7 @@
 /* The allocation views of a recording: its JSON sites and stacks, and their text tables. */
 #include <stdlib.h>
 #include <string.h>
+#include "array_sort.h"
 #include "recording.h"
 #include "render_internal.h"
 
@@ -102,7 +103,7 @@ static json_t *lifecycle_summary_json(const struct alloc_recording *a)
 	json_t *totals = json_object();
 
 	lifecycle_add_json(totals, &a->life, true);
-	return json_pack("{s:s?, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
+	return json_pack("{s:s?, s:o, s:{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}}",
 			 "coverage", a->lifecycle_coverage, "totals", totals, "health",
 			 "births_followed", (json_int_t)g->followed,
 			 "births_unfollowed_type_not_hooked", (json_int_t)g->unfollowed_type,
@@ -111,8 +112,9 @@ static json_t *lifecycle_summary_json(const struct alloc_recording *a)
 			 "alive_generation_unknown", (json_int_t)a->alive_generation_unknown,
 			 "censuses", (json_int_t)a->census.censuses, "census_walks_truncated",
 			 (json_int_t)a->census.truncated_walks, "census_samples_dropped",
-			 (json_int_t)a->census.dropped, "gc_blame_collections",
-			 (json_int_t)a->blame_total_collections);
+			 (json_int_t)(a->census.thin.thinned + a->census.thin.failed),
+			 "census_orphan_counts_cleared", (json_int_t)a->census.orphans,
+			 "gc_blame_collections", (json_int_t)a->blame_total_collections);
 }
 
 static json_t *blame_json(const struct alloc_recording *a)
@@ -203,6 +205,8 @@ static void print_sampling(FILE *out, const json_t *rec)
 		"counts are scaled estimates\n",
 		(unsigned long)ju64(s, "observed_allocations"), (unsigned long)ju64(s, "windows"),
 		jreal(s, "ratio") * 100, jstr(s, "link", "?"));
+	if (json_is_string(json_object_get(s, "estimate_warning")))
+		fprintf(out, "  WARNING: %s\n", jstr(s, "estimate_warning", ""));
 	if (json_is_string(json_object_get(s, "stopped_early")))
 		fprintf(out, "  WARNING: %s\n", jstr(s, "stopped_early", ""));
 }
@@ -279,7 +283,7 @@ static struct ranked_site *rank_sites(const json_t *sites, const char *key, cons
 		if (ju64(s, key))
 			v[(*n)++] = (struct ranked_site){ s, ju64(s, key), ju64(s, second), i };
 	}
-	qsort(v, *n, sizeof(*v), by_key_desc);
+	array_sort(v, *n, sizeof(*v), by_key_desc);
 	return v;
 }
 

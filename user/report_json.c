@@ -65,17 +65,21 @@ static json_t *int3_or_null(const int32_t *v, bool known)
 	return known ? json_pack("[i, i, i]", v[0], v[1], v[2]) : json_null();
 }
 
-static json_t *diagnostics_json(const struct gc_recording *g)
+static json_t *diagnostics_json(const struct recording *r)
 {
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "ringbuf_drops",
-			 (json_int_t)g->agg.ringbuf_drops, "timeline_dropped",
-			 (json_int_t)g->timeline_dropped, "malformed_records",
-			 (json_int_t)g->malformed, "read_errors", (json_int_t)g->agg.read_errors,
+	const struct gc_recording *g = &r->gc;
+
+	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}",
+			 "ringbuf_drops", (json_int_t)g->agg.ringbuf_drops, "timeline_dropped",
+			 (json_int_t)g->thin.failed, "timeline_thinned",
+			 (json_int_t)g->thin.thinned, "malformed_records", (json_int_t)g->malformed,
+			 "read_errors", (json_int_t)g->agg.read_errors,
 			 "collections_before_interpreter_ready", (json_int_t)g->agg.not_ready,
 			 "unmatched_ends", (json_int_t)g->agg.unmatched_ends,
 			 "empty_collector_calls", (json_int_t)g->agg.empty,
 			 "generation_argument_mismatches", (json_int_t)g->agg.gen_mismatch,
-			 "inflight_map_full", (json_int_t)g->agg.inflight_full);
+			 "inflight_map_full", (json_int_t)g->agg.inflight_full, "memory",
+			 recording_memory_json(r), "bpf_maps", recording_bpf_maps_json(r));
 }
 
 static json_t *target_check_json(const struct recording *r)
@@ -123,15 +127,24 @@ json_t *recording_to_json(const struct recording *r)
 			 "version", PYOBJLIFE_VERSION, "target", target, "mode", r->mode,
 			 "started_at", r->started_at, "duration_seconds", r->duration_s,
 			 "end_reason", r->end_reason, "lost_events",
-			 (json_int_t)gc_recording_lost(g), "diagnostics", diagnostics_json(g),
+			 (json_int_t)gc_recording_lost(g), "diagnostics", diagnostics_json(r),
 			 "target_check", target_check_json(r), "gc", gc);
 	if (root)
 		json_object_set_new(root, "heap_timeline", heap_timeline_json(&r->heap));
 	if (root && r->program_stats && json_object_size(r->program_stats))
 		json_object_set(json_object_get(root, "diagnostics"), "bpf_program_run_time",
 				r->program_stats);
-	if (root && r->alloc.enabled)
+	if (root && r->alloc.enabled) {
+		json_t *health;
+
 		alloc_recording_add_json(root, &r->alloc);
+		/* what the collection-start programs could not keep, from the gc aggregate */
+		health = json_object_get(json_object_get(root, "lifecycle"), "health");
+		json_object_set_new(health, "census_notices_lost",
+				    json_integer((json_int_t)g->agg.census_lost));
+		json_object_set_new(health, "gc_blame_map_full",
+				    json_integer((json_int_t)g->agg.blame_full));
+	}
 	return root;
 }
 

@@ -3,6 +3,7 @@
 /* The text report and the summary after `record`, from the recording JSON. */
 #include <stdlib.h>
 #include <string.h>
+#include "array_sort.h"
 #include "log.h"
 #include "recording.h"
 #include "render_internal.h"
@@ -235,10 +236,10 @@ static void print_census_growth(FILE *out, const json_t *rec, size_t top)
 		goto out;
 	nf = census_rows_at(census, t0, first);
 	nl = census_rows_at(census, t1, last);
-	qsort(first, nf, sizeof(*first), by_type);
-	qsort(last, nl, sizeof(*last), by_type);
+	array_sort(first, nf, sizeof(*first), by_type);
+	array_sort(last, nl, sizeof(*last), by_type);
 	n = census_growth(first, nf, last, nl, grown);
-	qsort(grown, n, sizeof(*grown), by_growth_desc);
+	array_sort(grown, n, sizeof(*grown), by_growth_desc);
 	fprintf(out,
 		"\nCensus growth: live objects in generation 2 by type, last sample (%.3f s) minus "
 		"first (%.3f s)\n",

@@ -18,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <jansson.h>
+#include "thinning.h"
 
 /* Window bounds: the first window only measures the hit rate. */
 #define SAMPLING_FIRST_WINDOW_S 0.020
@@ -62,6 +63,8 @@ struct hit_costs {
 	double dealloc;	  /* deallocator probe: trap, map lookups */
 	double ret;	  /* typed allocator return probe: the return half */
 	double first_hit; /* first hit of each probe after an attach */
+	/* the traps alone, without the programs (whose run time the kernel can measure) */
+	double alloc_trap, dealloc_trap, ret_trap;
 	const char *source;
 };
 
@@ -88,6 +91,10 @@ struct sampler_ops {
 	/* objects of the window still followed: counted as censored and forgotten */
 	int (*censor)(void *ctx, uint64_t *censored);
 	int (*counters)(void *ctx, struct window_counters *out);
+	/* the target's CPU time, all threads, in ns; NULL or an error: scale by time only */
+	int (*target_cpu_ns)(void *ctx, uint64_t *out);
+	/* run time of the BPF programs so far, measured by the kernel; NULL: modelled */
+	int (*program_ns)(void *ctx, uint64_t *out);
 };
 
 struct sampler_config {
@@ -97,6 +104,7 @@ struct sampler_config {
 	struct hit_costs costs;
 	unsigned probes;	/* probe sites a window attaches */
 	uint64_t live_capacity; /* entries of the live map */
+	size_t log_limit;	/* windows the log keeps (--max-timeline); 0: the default */
 };
 
 struct window_record {
@@ -107,9 +115,9 @@ struct window_record {
 	double cost_s;	/* estimated target CPU the window's probes took */
 	bool cut_short; /* closed early: its probes cost more than the plan allowed */
 	bool open_at_end;
+	uint64_t period_ns; /* since the previous window opened; 0 for the first */
+	uint64_t ordinal;   /* windows before it */
 };
-
-#define SAMPLER_MAX_LOG 4096
 
 struct sampler {
 	struct sampler_config cfg;
@@ -126,13 +134,27 @@ struct sampler {
 	struct window_counters before;
 	struct window_record cur;
 	struct duty_plan plan;
+	/*
+	 * The target's progress: its CPU time less what the probes cost it. A window
+	 * slows an allocating program many times over, so the share of its work done
+	 * inside windows, not the share of wall time, scales the counts.
+	 */
+	bool cpu_known;
+	uint64_t cpu_t0_ns, cpu_gate_open_ns, cpu_stop_ns, cpu_last_ns;
+	bool program_known; /* the programs' run time measured: only the traps are modelled */
+	uint64_t program_t0_ns, program_gate_open_ns, program_stop_ns;
+	double trap_s;	      /* every window's traps, modelled */
+	double progress_in_s; /* inside the gates */
+	double cpu_in_s;      /* the target's CPU time inside the gates, probes included */
 	/* totals */
 	uint64_t windows, observed_ns, censored;
 	double cost_s;
 	struct window_counters total;
+	uint64_t last_open_ns; /* the latest window's open_ns */
+	/* every window, thinned evenly beyond cfg.log_limit */
 	struct window_record *log;
-	size_t n_log;
-	uint64_t log_dropped;
+	size_t n_log, cap_log;
+	struct thinning log_thin;
 };
 
 void sampler_init(struct sampler *s, const struct sampler_config *c, const struct sampler_ops *ops,
@@ -153,11 +175,17 @@ int sampler_tick(struct sampler *s, uint64_t now_ns);
 void sampler_end(struct sampler *s, uint64_t stop_ns);
 
 /*
- * The sampling ratio: the time windows were open (gate opened to gate closed,
- * or to the stop) over the time from the recording's start to its stop; 0 when
- * no window was open. Valid after sampler_end.
+ * The sampling ratio, valid after sampler_end: the target's work inside the
+ * windows (its CPU time there less the probes' estimated cost) over its work in
+ * the whole recording (its CPU time less every window's probe cost). Where the
+ * target's CPU time is unknown, the time windows were open (gate opened to gate
+ * closed, or to the stop) over the recording's time; 0 when no window was open.
  */
 double sampler_ratio(const struct sampler *s);
+/* The share of wall time the gates were open (what sampler_ratio falls back to). */
+double sampler_time_ratio(const struct sampler *s);
+/* Why the estimates may be biased, or NULL: the probes' cost could not be told from the work. */
+const char *sampler_estimate_warning(const struct sampler *s);
 
 /* The "sampling" member of the recording JSON (after sampler_end). */
 json_t *sampler_to_json(const struct sampler *s);
