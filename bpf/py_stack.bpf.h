@@ -115,12 +115,18 @@ static __always_inline bool tstate_is_current(const struct stack_walk_cfg *w,
  * Otherwise (a subinterpreter, a stale holder) walk the main interpreter's
  * thread list for the FS base.
  */
+static __always_inline __u64 current_fsbase(void)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(task, thread.fsbase);
+}
+
 static __always_inline __u64 current_tstate(const struct target_cfg *cfg, __u64 runtime,
 					    __u64 *walked, struct walk_scratch *sc)
 {
 	const struct stack_walk_cfg *w = &cfg->walk;
-	struct task_struct *task = bpf_get_current_task_btf();
-	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	__u64 fsbase = current_fsbase();
 	__u64 interp = 0, tstate;
 
 	sc->tstate_frame = 0;
@@ -162,6 +168,48 @@ static __always_inline __u32 frame_instr_offset(const struct stack_walk_cfg *w, 
 	default:
 		return (__u32)(frame_u64(buf, w->frame_instr_off) - (code + w->code_adaptive_off));
 	}
+}
+
+/* The thread state each thread was last found with: tid -> PyThreadState address. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} tstate_cache SEC(".maps");
+
+/*
+ * The allocating thread's state: the one it was last found with, if that still
+ * carries its thread id (one read, which also gives the frame pointer), else
+ * found from _PyRuntime (up to three more reads on 3.12+, where no field holds
+ * the current thread's state) and remembered. A state freed and not reused
+ * still carries the id, but no frame: *cached tells the caller to call
+ * thread_state_refresh() when its walk finds none.
+ */
+static __always_inline __u64 thread_state(const struct target_cfg *cfg, __u64 runtime,
+					  __u64 *walked, struct walk_scratch *sc, bool *cached)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *known = bpf_map_lookup_elem(&tstate_cache, &tid), tstate;
+
+	*cached = known && *known && tstate_is_current(&cfg->walk, sc, *known, current_fsbase());
+	if (*cached)
+		return *known;
+	tstate = current_tstate(cfg, runtime, walked, sc);
+	if (tstate)
+		bpf_map_update_elem(&tstate_cache, &tid, &tstate, BPF_ANY);
+	return tstate;
+}
+
+/* The remembered state gave no frame: find the thread's state anew. */
+static __always_inline __u64 thread_state_refresh(const struct target_cfg *cfg, __u64 runtime,
+						  __u64 *walked, struct walk_scratch *sc)
+{
+	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	bool cached;
+
+	bpf_map_delete_elem(&tstate_cache, &tid);
+	return thread_state(cfg, runtime, walked, sc, &cached);
 }
 
 struct walk_ctx {

@@ -606,6 +606,7 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 	struct target_cfg *cfg;
 	struct alloc_agg *agg;
 	__u64 runtime, bias, tstate, walked = 0;
+	bool cached;
 	struct alloc_count *counter;
 	struct type_head th;
 	__s64 size;
@@ -636,7 +637,7 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 		return 0;
 	}
 	key.type = type;
-	tstate = current_tstate(cfg, runtime, &walked, sc);
+	tstate = thread_state(cfg, runtime, &walked, sc, &cached);
 	if (walked)
 		__sync_fetch_and_add(&agg->thread_walks, 1);
 	if (!tstate) {
@@ -644,6 +645,11 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 	} else {
 		__u64 id = walk_stack(&cfg->walk, tstate, tgid, sc);
 
+		/* a remembered state with no frame may be a freed one: look again */
+		if (cached && !sc->st.depth) {
+			tstate = thread_state_refresh(cfg, runtime, &walked, sc);
+			id = tstate ? walk_stack(&cfg->walk, tstate, tgid, sc) : id;
+		}
 		if (sc->st.flags & PY_STACK_READ_ERROR)
 			__sync_fetch_and_add(&agg->read_errors, 1);
 		key.stack_id = store_stack(agg, id, &sc->st, &cfg->walk);
