@@ -51,6 +51,8 @@ volatile __u32 stopping;
 const volatile __u64 census_young_interval_ns = 1000000000ull;
 const volatile __u64 census_full_interval_ns = 10000000000ull;
 const volatile __u32 census_max_objects = 1000000;
+/* sampled mode: probes come and go in windows; hit counts and the gate matter only then */
+const volatile bool windowed = false;
 
 struct gc_inflight {
 	__u64 t_start_ns;
@@ -618,10 +620,12 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 	sc = bpf_map_lookup_elem(&walk_scratch, &zero);
 	if (!cfg || !agg || !sc)
 		return 0;
-	__sync_fetch_and_add(&agg->hits_alloc, 1);
 	/* sampled mode between windows: the probe is being attached or detached */
-	if (!cfg->window_open)
-		return 0;
+	if (windowed) {
+		__sync_fetch_and_add(&agg->hits_alloc, 1);
+		if (!cfg->window_open)
+			return 0;
+	}
 	/* the cookie is the hook's link-time address: this works before userspace knows the bias */
 	bias = PT_REGS_IP(ctx) - bpf_get_attach_cookie(ctx);
 	runtime = cfg->runtime_vaddr + bias;
@@ -822,16 +826,17 @@ int uretprobe__alloc_typed(struct pt_regs *ctx)
 	agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
 	if (!agg)
 		return 0;
-	__sync_fetch_and_add(&agg->hits_return, 1);
+	if (windowed)
+		__sync_fetch_and_add(&agg->hits_return, 1);
 	call = bpf_map_lookup_elem(&typed_calls, &ck);
 	if (!call) {
 		/* an untraced type, or a call that began before we attached */
 		return 0;
 	}
 	gagg = bpf_map_lookup_elem(&gc_aggs, &tgid);
-	cfg = bpf_map_lookup_elem(&targets, &tgid);
+	cfg = windowed ? bpf_map_lookup_elem(&targets, &tgid) : NULL;
 	/* a window that closed during the call: the object is counted, not followed */
-	if (op && gagg && cfg && cfg->window_open) {
+	if (op && gagg && (!windowed || (cfg && cfg->window_open))) {
 		/* a collection the allocator itself ran (3.11 collects synchronously) came first */
 		stamp_birth(&call->obj, gagg);
 		put_live(agg, tgid, op, &call->obj, NULL);
@@ -882,14 +887,17 @@ int uprobe__dealloc(struct pt_regs *ctx)
 	agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
 	if (!agg)
 		return 0;
-	__sync_fetch_and_add(&agg->hits_dealloc, 1);
+	if (windowed)
+		__sync_fetch_and_add(&agg->hits_dealloc, 1);
 	found = bpf_map_lookup_elem(&live, &k);
 	if (!found)
 		return 0;
 	/* the window closed: userspace counts what is left as censored, not as deaths */
-	cfg = bpf_map_lookup_elem(&targets, &tgid);
-	if (!cfg || !cfg->window_open)
-		return 0;
+	if (windowed) {
+		cfg = bpf_map_lookup_elem(&targets, &tgid);
+		if (!cfg || !cfg->window_open)
+			return 0;
+	}
 	now = bpf_ktime_get_ns();
 	o = *found;
 	/* a base type's deallocator called by the subtype's sees the entry gone */

@@ -85,6 +85,7 @@ int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 	s->skel->rodata->ringbuf_wakeup_bytes = bpf_map__max_entries(s->skel->maps.events) / 4;
 	s->skel->rodata->census_young_interval_ns = o->census_young_interval_ns;
 	s->skel->rodata->census_full_interval_ns = o->census_full_interval_ns;
+	s->skel->rodata->windowed = o->window_link != WINDOW_LINK_NONE;
 	if (o->census_max_objects)
 		s->skel->rodata->census_max_objects = o->census_max_objects;
 	if (o->window_link == WINDOW_LINK_UPROBE_MULTI &&
