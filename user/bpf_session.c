@@ -1134,22 +1134,33 @@ static int ops_target_cpu_ns(void *ctx, uint64_t *out)
 }
 
 /* Run time of every program of the session so far, as the kernel measured it. */
+/* What the kernel measured of a program's runs (counted while BPF_ENABLE_STATS is on). */
+static int program_run_stats(const struct bpf_program *prog, struct bpf_prog_info *info)
+{
+	__u32 len = sizeof(*info);
+	int fd = bpf_program__fd(prog);
+
+	memset(info, 0, sizeof(*info));
+	if (fd < 0)
+		return -EBADF;
+	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
 static int ops_program_ns(void *ctx, uint64_t *out)
 {
 	struct bpf_target *t = ctx;
 	struct bpf_program *prog;
+	struct bpf_prog_info info;
 
 	*out = 0;
 	bpf_object__for_each_program(prog, t->session->skel->obj)
 	{
-		struct bpf_prog_info info = { 0 };
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog);
+		int err = program_run_stats(prog, &info);
 
-		if (fd < 0)
+		if (err == -EBADF)
 			continue;
-		if (bpf_obj_get_info_by_fd(fd, &info, &len))
-			return -errno;
+		if (err)
+			return err;
 		*out += info.run_time_ns;
 	}
 	return 0;
@@ -1201,11 +1212,9 @@ json_t *bpf_session_program_stats_json(const struct bpf_session *s)
 		return out;
 	bpf_object__for_each_program(prog, s->skel->obj)
 	{
-		struct bpf_prog_info info = { 0 };
-		__u32 len = sizeof(info);
-		int fd = bpf_program__fd(prog);
+		struct bpf_prog_info info;
 
-		if (fd < 0 || bpf_obj_get_info_by_fd(fd, &info, &len) || !info.run_cnt)
+		if (program_run_stats(prog, &info) || !info.run_cnt)
 			continue;
 		json_object_set_new(out, bpf_program__name(prog),
 				    json_pack("{s:I, s:I, s:f}", "runs", (json_int_t)info.run_cnt,
