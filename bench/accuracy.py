@@ -76,6 +76,23 @@ def compare(reference, candidate, top, tolerance):
     return rows, bad
 
 
+def report_bases(sampling, rows):
+    """The top sites' errors had each basis the recording computed scaled the counts
+    (sampling.ratios): the same windows judged by user time, work and wall time."""
+    used = sampling["ratio"]
+    for basis, ratio in sorted(sampling.get("ratios", {}).items()):
+        if not ratio:
+            continue
+        errs = sorted((got * used / ratio - exact) / exact for _, exact, got, _ in rows)
+        print(f"  basis {basis:<9} ratio {ratio:.5f}: errors {errs[0]:+.1%} .. {errs[-1]:+.1%}, "
+              f"median {errs[len(errs) // 2]:+.1%}")
+    if "user_ticks_inside_windows" in sampling:
+        print(f"  user time inside the windows: {sampling['target_user_inside_windows_ns'] / 1e9:.3f}"
+              f" s of {sampling['target_user_ns'] / 1e9:.3f} s, "
+              f"{sampling['user_ticks_inside_windows']:.0f} ticks"
+              f"; CPU inside {sampling.get('target_cpu_inside_windows_ns', 0) / 1e9:.3f} s")
+
+
 def affine_prediction(a, python, path, first, tmp, target_scale):
     """Each site's count at target_scale from full recordings at 1, 2 and 3 times --scale.
     A workload's count at a site is once-only work (definitions, imports) plus work per
@@ -155,6 +172,8 @@ def main():
     print(f"{'line':>5} {'function':<20} {'type':<14} {'full':>10} {a.candidate:>10} {'error':>8}")
     for (line, func, typ), exact, got, err in rows:
         print(f"{line:>5} {func:<20} {typ:<14} {exact:>10.0f} {got:>10} {err:>8.2%}")
+    if sampling:
+        report_bases(sampling, rows)
     if a.candidate == "full":
         extra = sorted(set(ref) ^ set(cand))
         differing = [s for s in ref if s in cand and ref[s] != cand[s]]

@@ -332,6 +332,13 @@ struct alloc_agg {
 	__u64 hits_return;  /* typed allocator return probes */
 };
 
+/* One thread's user time, as the task iterator writes it (sampled mode's work measure). */
+struct user_time_record {
+	__u32 tgid;
+	__u32 tid;
+	__u64 utime_ns; /* the group leader's includes the exited threads' */
+};
+
 enum pyobjlife_event_kind {
 	EV_GC_COLLECTION = 1,
 	EV_ALLOC_KEY = 2,

@@ -730,6 +730,7 @@ void bpf_session_detach(struct bpf_session *s)
 
 static void free_target(struct bpf_target *t)
 {
+	bpf_link__destroy(t->user_time_iter);
 	free(t->links.v);
 	free(t->window_links.v);
 	free(t);
@@ -1133,7 +1134,6 @@ static int ops_target_cpu_ns(void *ctx, uint64_t *out)
 	return 0;
 }
 
-/* Run time of every program of the session so far, as the kernel measured it. */
 /* What the kernel measured of a program's runs (counted while BPF_ENABLE_STATS is on). */
 static int program_run_stats(const struct bpf_program *prog, struct bpf_prog_info *info)
 {
@@ -1144,6 +1144,23 @@ static int program_run_stats(const struct bpf_program *prog, struct bpf_prog_inf
 	if (fd < 0)
 		return -EBADF;
 	return bpf_obj_get_info_by_fd(fd, info, &len) ? -errno : 0;
+}
+
+/* User-mode CPU time of every thread of the target, living or exited, in ns. */
+static int ops_target_user_ns(void *ctx, uint64_t *out)
+{
+	struct bpf_target *t = ctx;
+
+	if (!t->user_time_iter) {
+		t->user_time_iter = user_time_iter_attach(
+			t->session->skel->progs.iter__target_user_time, t->pid);
+		if (!t->user_time_iter) {
+			pr_debug("the target's user time cannot be read (task iterator: %s)",
+				 strerror(errno));
+			return -ENOTSUP;
+		}
+	}
+	return user_time_iter_read(t->user_time_iter, t->pid, out);
 }
 
 static int ops_program_ns(void *ctx, uint64_t *out)
@@ -1199,6 +1216,7 @@ struct sampler_ops bpf_session_sampler_ops(struct bpf_session *s, pid_t pid,
 				     .censor = ops_censor,
 				     .counters = ops_counters,
 				     .target_cpu_ns = ops_target_cpu_ns,
+				     .target_user_ns = ops_target_user_ns,
 				     .program_ns = measured && s->run_stats_fd > 0 ? ops_program_ns
 										   : NULL };
 }

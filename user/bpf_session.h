@@ -13,6 +13,7 @@
 #include "pyobjlife.h"
 #include "alloc_recording.h"
 #include "probe_plan.h"
+#include "user_time.h"
 #include "sampling.h"
 #include "resources.h"
 
@@ -50,6 +51,7 @@ struct bpf_target {
 	int window_fds[BPF_SESSION_MAX_WINDOW_FDS];
 	int n_window_fds;
 	struct alloc_recording *window_alloc; /* where censored objects are counted */
+	struct bpf_link *user_time_iter;      /* sampled mode: reads the target's user time */
 };
 
 /*

@@ -905,6 +905,13 @@ static int window_target_cpu_ns(void *ctx, uint64_t *out)
 	return t->window_ops.target_cpu_ns(t->window_ops.ctx, out);
 }
 
+static int window_target_user_ns(void *ctx, uint64_t *out)
+{
+	struct target *t = ctx;
+
+	return t->window_ops.target_user_ns(t->window_ops.ctx, out);
+}
+
 static int window_program_ns(void *ctx, uint64_t *out)
 {
 	struct target *t = ctx;
@@ -931,9 +938,11 @@ static void start_sampling(struct session *s, struct target *t)
 				   .counters = window_counters };
 
 	t->window_ops = bpf_session_sampler_ops(&s->bpf, t->rec.pid, &t->rec.alloc);
-	/* the target's CPU clock and the programs' run time, where the BPF side can read them */
+	/* the target's clocks and the programs' run time, where the BPF side can read them */
 	if (t->window_ops.target_cpu_ns)
 		ops.target_cpu_ns = window_target_cpu_ns;
+	if (t->window_ops.target_user_ns)
+		ops.target_user_ns = window_target_user_ns;
 	if (t->window_ops.program_ns)
 		ops.program_ns = window_program_ns;
 	sampling_hit_costs(&t->plan, &sc.costs);

@@ -101,6 +101,16 @@ static uint64_t monotonic_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+/* The tick: the coarse clocks advance by it (4 ms at HZ=250); 0 when unknown. */
+static uint64_t kernel_tick_ns(void)
+{
+	struct timespec res;
+
+	if (clock_getres(CLOCK_MONOTONIC_COARSE, &res))
+		return 0;
+	return (uint64_t)res.tv_sec * 1000000000ull + (uint64_t)res.tv_nsec;
+}
+
 void sampler_init(struct sampler *s, const struct sampler_config *c, const struct sampler_ops *ops,
 		  uint64_t t0_ns)
 {
@@ -117,6 +127,19 @@ void sampler_init(struct sampler *s, const struct sampler_config *c, const struc
 	s->cpu_last_ns = s->cpu_t0_ns;
 	s->program_known = s->cpu_known && s->ops.program_ns &&
 			   !s->ops.program_ns(s->ops.ctx, &s->program_t0_ns);
+	s->user_known = s->ops.target_user_ns && !s->ops.target_user_ns(s->ops.ctx, &s->user_t0_ns);
+	s->user_last_ns = s->user_t0_ns;
+	s->user_tick_ns = c->tick_ns ? c->tick_ns : kernel_tick_ns();
+}
+
+/* The target's user time now; its last reading once it has exited. */
+static uint64_t target_user_now(struct sampler *s)
+{
+	uint64_t ns;
+
+	if (s->user_known && !s->ops.target_user_ns(s->ops.ctx, &ns) && ns >= s->user_last_ns)
+		s->user_last_ns = ns;
+	return s->user_last_ns;
 }
 
 /*
@@ -250,6 +273,7 @@ static int open_window(struct sampler *s)
 		return err;
 	}
 	s->cpu_gate_open_ns = target_cpu_now(s);
+	s->user_gate_open_ns = target_user_now(s);
 	s->program_gate_open_ns = program_now(s);
 	/* the BPF side saw the gate open somewhere inside the update */
 	s->gate_open_ns = before_gate + (after_gate - before_gate) / 2;
@@ -353,6 +377,7 @@ static int close_window(struct sampler *s)
 	int err;
 
 	uint64_t cpu_close = target_cpu_now(s), program_close = program_now(s);
+	uint64_t user_close = target_user_now(s);
 
 	before_gate = monotonic_now();
 	err = s->ops.gate(s->ops.ctx, false);
@@ -377,6 +402,7 @@ static int close_window(struct sampler *s)
 	counters_delta(&w->delta, &after, &s->before);
 	w->cost_s = window_cost_s(s, &w->delta);
 	add_progress(s, cpu_close, program_close, w);
+	s->user_in_ns += user_close - s->user_gate_open_ns;
 	keep_record(s, w);
 	plan_next(s, detached, w);
 	return 0;
@@ -406,6 +432,7 @@ int sampler_tick(struct sampler *s, uint64_t now_ns)
 	if (s->failed || s->ended)
 		return 0;
 	target_cpu_now(s);
+	target_user_now(s);
 	if (!s->open && now_ns >= s->next_open_ns)
 		return open_window(s);
 	if (s->open && now_ns >= s->close_at_ns)
@@ -428,6 +455,7 @@ void sampler_end(struct sampler *s, uint64_t stop_ns)
 	s->ended = true;
 	s->stop_ns = stop_ns;
 	s->cpu_stop_ns = target_cpu_now(s);
+	s->user_stop_ns = target_user_now(s);
 	s->program_stop_ns = program_now(s);
 	if (!s->open)
 		return;
@@ -441,6 +469,7 @@ void sampler_end(struct sampler *s, uint64_t stop_ns)
 		counters_delta(&w->delta, &after, &s->before);
 	w->cost_s = window_cost_s(s, &w->delta);
 	add_progress(s, s->cpu_stop_ns, s->program_stop_ns, w);
+	s->user_in_ns += s->user_stop_ns - s->user_gate_open_ns;
 	keep_record(s, w);
 }
 
@@ -478,24 +507,152 @@ static bool progress_usable(const struct sampler *s)
 	       progress_total_s(s) >= s->progress_in_s;
 }
 
+/*
+ * The user time is charged a tick at a time (4 ms at 250 Hz): inside the gates
+ * it is a count of ticks, the basis's relative error about one over its square
+ * root. Below this many ticks (25%) it is not used.
+ */
+#define SAMPLING_MIN_USER_TICKS 16
+
+static double user_ticks_inside(const struct sampler *s)
+{
+	return s->user_tick_ns ? (double)s->user_in_ns / (double)s->user_tick_ns : 0;
+}
+
+static bool user_time_usable(const struct sampler *s)
+{
+	return s->ended && s->user_known && s->user_stop_ns > s->user_t0_ns &&
+	       user_ticks_inside(s) >= SAMPLING_MIN_USER_TICKS;
+}
+
+static double user_time_ratio(const struct sampler *s)
+{
+	return fmin(1.0, (double)s->user_in_ns / (double)(s->user_stop_ns - s->user_t0_ns));
+}
+
+enum ratio_basis { BASIS_USER_TIME, BASIS_WORK, BASIS_PACED, BASIS_WALL_TIME };
+
+/*
+ * A target that used less than this share of a core inside the windows had
+ * time to spare there: it is paced by something else (requests, timers), so it
+ * does as much work per second inside a window as outside, and wall time is
+ * the right basis. Its user time is also the wrong one: a program that wakes on
+ * timers wakes on the sampling clock's interrupts too, just after their
+ * sample, and is under-sampled (+69% on tests/workloads/steady_alloc.py).
+ */
+#define SAMPLING_PACED_CPU_SHARE 0.5
+
+static bool paced(const struct sampler *s)
+{
+	return s->cpu_known && s->observed_ns &&
+	       s->cpu_in_s < SAMPLING_PACED_CPU_SHARE * (double)s->observed_ns * 1e-9;
+}
+
+/*
+ * A busy target's user time is preferred: it excludes the probes' cost by
+ * construction, where the work basis subtracts an estimate of it. The work
+ * basis serves where too few samples fell inside the windows, the wall time
+ * where neither is known.
+ */
+static enum ratio_basis ratio_basis(const struct sampler *s)
+{
+	if (paced(s))
+		return BASIS_PACED;
+	if (user_time_usable(s))
+		return BASIS_USER_TIME;
+	if (progress_usable(s))
+		return BASIS_WORK;
+	return BASIS_WALL_TIME;
+}
+
+/*
+ * Where the probes took more than this share of the target's CPU inside the
+ * windows, its own code ran measurably slower there as well: each trap leaves
+ * it cold caches (full mode made alloc_churn's own user time 4x, 0.97 s to
+ * 3.9 s), so its user time overstates its work there and the counts come out
+ * low (alloc_churn -78% with the probes at 80% of its CPU inside the windows;
+ * busy_alloc.py within 10% at 23%).
+ */
+#define SAMPLING_SLOWED_SHARE 0.5
+
+/* The share of the target's CPU inside the gates that was not its own user time. */
+static double probe_share_inside(const struct sampler *s)
+{
+	return s->cpu_in_s > 0 ? fmax(0, 1 - (double)s->user_in_ns * 1e-9 / s->cpu_in_s) : 0;
+}
+
 const char *sampler_estimate_warning(const struct sampler *s)
 {
-	if (!s->ended || !s->windows || progress_usable(s))
+	if (!s->ended || !s->windows)
+		return NULL;
+	if (ratio_basis(s) == BASIS_USER_TIME) {
+		if (probe_share_inside(s) <= SAMPLING_SLOWED_SHARE)
+			return NULL;
+		return "the probes took most of the target's CPU inside the windows (an "
+		       "allocation-dense program), which slows its own code there as well (cold "
+		       "caches after each trap): its user time overstates the work done inside the "
+		       "windows and counts are low (78% low on bench/workloads/alloc_churn.py, "
+		       "where the probes took 80%); the shares between sites hold, use --mode full "
+		       "for exact counts";
+	}
+	if (ratio_basis(s) != BASIS_WALL_TIME)
 		return NULL;
 	if (!s->cpu_known)
 		return "the target's CPU time could not be read: counts are scaled by wall time, "
 		       "and are low by as much as the probes slowed the target inside the windows";
 	return "the probes took most of the target's CPU inside the windows (an "
-	       "allocation-dense program): its work there cannot be told from their cost, "
-	       "counts are scaled by wall time and are low by as much as the probes slowed it; "
-	       "the shares between sites hold, use --mode full for absolute counts";
+	       "allocation-dense program) and too little of its user time fell inside them to "
+	       "be measured: its work there cannot be told from their cost, counts are scaled "
+	       "by wall time and are low by as much as the probes slowed it; the shares "
+	       "between sites hold, record longer or use --mode full for absolute counts";
 }
 
 double sampler_ratio(const struct sampler *s)
 {
-	if (progress_usable(s))
+	switch (ratio_basis(s)) {
+	case BASIS_USER_TIME:
+		return user_time_ratio(s);
+	case BASIS_WORK:
 		return s->progress_in_s / progress_total_s(s);
-	return sampler_time_ratio(s);
+	default: /* paced, or no better measure */
+		return sampler_time_ratio(s);
+	}
+}
+
+static const char *ratio_basis_text(const struct sampler *s)
+{
+	switch (ratio_basis(s)) {
+	case BASIS_USER_TIME:
+		return "target user-mode CPU time inside the windows over the whole recording's "
+		       "(tick-charged: the probes run in kernel mode and are not in it)";
+	case BASIS_WORK:
+		return s->program_known
+			       ? "target CPU time inside the windows, less the BPF "
+				 "programs' run time (measured by the kernel) and the "
+				 "traps (calibrated), over the same for the whole recording"
+			       : "target CPU time inside the windows, less the probes' "
+				 "estimated cost, over the same for the whole recording";
+	case BASIS_PACED:
+		return "wall time inside the windows over the recording's (the target used less "
+		       "than half a core there: paced by its input, not by its CPU)";
+	default:
+		return "wall time inside the windows over the recording's";
+	}
+}
+
+/* Every basis that could be computed, for comparing them (bench/accuracy.py does). */
+static json_t *ratios_json(const struct sampler *s)
+{
+	json_t *j = json_object();
+
+	if (!j)
+		return NULL;
+	if (s->ended && s->user_known && s->user_stop_ns > s->user_t0_ns)
+		json_object_set_new(j, "user_time", json_real(user_time_ratio(s)));
+	if (s->ended && s->cpu_known && progress_total_s(s) > 0)
+		json_object_set_new(j, "work", json_real(s->progress_in_s / progress_total_s(s)));
+	json_object_set_new(j, "wall_time", json_real(sampler_time_ratio(s)));
+	return j;
 }
 
 static int cmp_double(const void *a, const void *b)
@@ -600,17 +757,20 @@ json_t *sampler_to_json(const struct sampler *s)
 		"detach_ms_median", median_json(s, FIELD_DETACH_MS));
 	if (!j)
 		return NULL;
-	json_object_set_new(
-		j, "ratio_basis",
-		json_string(!progress_usable(s)
-				    ? "wall time inside the windows over the recording's"
-			    : s->program_known
-				    ? "target CPU time inside the windows, less the BPF programs' "
-				      "run time (measured by the kernel) and the traps "
-				      "(calibrated), over the same for the whole recording"
-				    : "target CPU time inside the windows, less the probes' "
-				      "estimated cost, over the same for the whole recording"));
+	json_object_set_new(j, "ratio_basis", json_string(ratio_basis_text(s)));
 	json_object_set_new(j, "time_ratio", json_real(sampler_time_ratio(s)));
+	json_object_set_new(j, "ratios", ratios_json(s));
+	if (s->user_known) {
+		json_object_set_new(j, "target_user_ns",
+				    json_integer((json_int_t)(s->user_stop_ns - s->user_t0_ns)));
+		json_object_set_new(j, "target_user_inside_windows_ns",
+				    json_integer((json_int_t)s->user_in_ns));
+		json_object_set_new(j, "user_ticks_inside_windows",
+				    json_real(user_ticks_inside(s)));
+	}
+	if (ratio_basis(s) == BASIS_USER_TIME)
+		json_object_set_new(j, "ratio_relative_error",
+				    json_real(1 / sqrt(user_ticks_inside(s))));
 	if (sampler_estimate_warning(s))
 		json_object_set_new(j, "estimate_warning",
 				    json_string(sampler_estimate_warning(s)));

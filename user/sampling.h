@@ -93,6 +93,12 @@ struct sampler_ops {
 	int (*counters)(void *ctx, struct window_counters *out);
 	/* the target's CPU time, all threads, in ns; NULL or an error: scale by time only */
 	int (*target_cpu_ns)(void *ctx, uint64_t *out);
+	/*
+	 * the target's user-mode CPU time, all threads, in ns, as the scheduler tick
+	 * charges it: the probes run in kernel mode, so it measures the target's own
+	 * work; NULL or an error: not used
+	 */
+	int (*target_user_ns)(void *ctx, uint64_t *out);
 	/* run time of the BPF programs so far, measured by the kernel; NULL: modelled */
 	int (*program_ns)(void *ctx, uint64_t *out);
 };
@@ -105,6 +111,7 @@ struct sampler_config {
 	unsigned probes;	/* probe sites a window attaches */
 	uint64_t live_capacity; /* entries of the live map */
 	size_t log_limit;	/* windows the log keeps (--max-timeline); 0: the default */
+	uint64_t tick_ns;	/* the scheduler tick charging user time; 0: the kernel's */
 };
 
 struct window_record {
@@ -146,6 +153,16 @@ struct sampler {
 	double trap_s;	      /* every window's traps, modelled */
 	double progress_in_s; /* inside the gates */
 	double cpu_in_s;      /* the target's CPU time inside the gates, probes included */
+	/*
+	 * The target's user-mode CPU time, charged by the scheduler tick: the probes
+	 * run in kernel mode, so inside a gate as outside it grows with the target's
+	 * own work alone. A tick-sampled measure: unbiased, its error about
+	 * 1/sqrt(ticks counted inside the gates).
+	 */
+	bool user_known;
+	uint64_t user_t0_ns, user_gate_open_ns, user_stop_ns, user_last_ns;
+	uint64_t user_in_ns;
+	uint64_t user_tick_ns; /* the tick user time is charged by */
 	/* totals */
 	uint64_t windows, observed_ns, censored;
 	double cost_s;

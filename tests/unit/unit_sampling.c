@@ -190,6 +190,15 @@ struct fake_bpf {
 	unsigned attaches, detaches, censors, gate_opens;
 	unsigned order_errors;
 	uint64_t censored_per_window;
+	/*
+	 * The target, busy all along: its user time is all of the time outside the
+	 * gate, the share `gate_user_share` inside it (the probes take the rest, in
+	 * kernel mode); it is read in whole ticks of `tick_ns`, as the kernel
+	 * charges it.
+	 */
+	double gate_user_share;
+	uint64_t user_exact_ns, user_in_gate_ns, cpu_ns, user_at;
+	uint64_t tick_ns;
 };
 
 static uint64_t now_ns(void)
@@ -200,12 +209,27 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static void accrue_user(struct fake_bpf *f)
+{
+	uint64_t t = now_ns(), dt = f->user_at ? t - f->user_at : 0;
+
+	f->user_at = t;
+	f->cpu_ns += dt;
+	if (f->gate) {
+		f->user_exact_ns += (uint64_t)(dt * f->gate_user_share);
+		f->user_in_gate_ns += (uint64_t)(dt * f->gate_user_share);
+	} else {
+		f->user_exact_ns += dt;
+	}
+}
+
 /* hits accrue while attached, allocations while the gate is open */
 static void accrue(struct fake_bpf *f)
 {
 	uint64_t t = now_ns();
 	uint64_t n;
 
+	accrue_user(f);
 	if (!f->attached)
 		return;
 	n = (uint64_t)((t - f->attached_at) / 1e9 * f->rate);
@@ -265,6 +289,24 @@ static int fake_counters(void *ctx, struct window_counters *out)
 
 	accrue(f);
 	*out = f->c;
+	return 0;
+}
+
+static int fake_user_ns(void *ctx, uint64_t *out)
+{
+	struct fake_bpf *f = ctx;
+
+	accrue_user(f);
+	*out = f->user_exact_ns / f->tick_ns * f->tick_ns;
+	return 0;
+}
+
+static int fake_busy_cpu_ns(void *ctx, uint64_t *out)
+{
+	struct fake_bpf *f = ctx;
+
+	accrue_user(f);
+	*out = f->cpu_ns;
 	return 0;
 }
 
@@ -334,6 +376,156 @@ static void test_scheduler_orders_and_accounts(void **state)
 	sampler_free(&s);
 }
 
+/* A sampled run against the busy fake target; returns the sampler's ratio, and the fake's own. */
+static double user_time_run(struct fake_bpf *f, struct sampler *s, double *truth)
+{
+	struct sampler_ops ops = { .ctx = f,
+				   .attach = fake_attach,
+				   .gate = fake_gate,
+				   .detach = fake_detach,
+				   .censor = fake_censor,
+				   .counters = fake_counters,
+				   .target_cpu_ns = fake_busy_cpu_ns,
+				   .target_user_ns = fake_user_ns };
+	struct sampler_config cfg = { .budget = 0.10,
+				      .link = "fake",
+				      .costs = { .alloc = 1e4, .dealloc = 1e4, .ret = 1e4 },
+				      .tick_ns = f->tick_ns };
+	uint64_t user_t0;
+
+	accrue_user(f);
+	sampler_init(s, &cfg, &ops, now_ns());
+	user_t0 = f->user_exact_ns;
+	run_sampler(s, 1.0);
+	sampler_end(s, now_ns());
+	*truth = (double)f->user_in_gate_ns / (double)(f->user_exact_ns - user_t0);
+	return sampler_ratio(s);
+}
+
+/* Each reading is off by up to a tick: two per window, two for the whole. */
+static double tick_error(const struct sampler *s, const struct fake_bpf *f)
+{
+	return (2.0 * (double)s->windows * (double)f->tick_ns) / (double)s->user_stop_ns +
+	       2.0 * (double)f->tick_ns / (double)(s->user_stop_ns - s->user_t0_ns);
+}
+
+/*
+ * The ratio is the target's user time inside the gates over the whole
+ * recording's: a window that slows the target (60% of its time left to it)
+ * weighs 60% of its wall time, as the fake's own account says.
+ */
+static void test_the_ratio_is_the_user_time_inside_the_gates(void **state)
+{
+	struct fake_bpf f = { .rate = 20000, .gate_user_share = 0.6, .tick_ns = 1000000 };
+	struct sampler s;
+	double truth, ratio;
+	json_t *j;
+
+	(void)state;
+	ratio = user_time_run(&f, &s, &truth);
+	assert_true(s.windows >= 2);
+	assert_true(s.user_tick_ns == f.tick_ns);
+	assert_true(fabs(ratio - truth) <= truth * tick_error(&s, &f) + 1e-3);
+	assert_true(ratio < 0.9 * sampler_time_ratio(&s));
+	assert_null(sampler_estimate_warning(&s));
+	j = sampler_to_json(&s);
+	assert_non_null(j);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "ratio_basis")), "user-mode"));
+	assert_true(json_real_value(json_object_get(j, "ratio_relative_error")) > 0);
+	json_decref(j);
+	sampler_free(&s);
+}
+
+/* Probes that take most of the target's CPU inside the gates slow its own code: a warning. */
+static void test_probes_dominating_the_windows_are_warned_of(void **state)
+{
+	struct fake_bpf f = { .rate = 20000, .gate_user_share = 0.25, .tick_ns = 1000000 };
+	struct sampler s;
+	double truth, ratio;
+
+	(void)state;
+	ratio = user_time_run(&f, &s, &truth);
+	assert_true(fabs(ratio - truth) <= truth * tick_error(&s, &f) + 1e-3);
+	assert_non_null(sampler_estimate_warning(&s));
+	assert_non_null(strstr(sampler_estimate_warning(&s), "low"));
+	sampler_free(&s);
+}
+
+/* A target using a tenth of a core: its CPU clock advances at that pace. */
+static int fake_idle_cpu_ns(void *ctx, uint64_t *out)
+{
+	(void)ctx;
+	*out = now_ns() / 10;
+	return 0;
+}
+
+/*
+ * A target with time to spare inside the windows (paced by its input) does as
+ * much per second there as outside: wall time scales its counts, not its user
+ * time, however many ticks that has.
+ */
+static void test_a_paced_target_is_scaled_by_wall_time(void **state)
+{
+	struct fake_bpf f = { .rate = 20000, .gate_user_share = 0.6, .tick_ns = 1000000 };
+	struct sampler_ops ops = { .ctx = &f,
+				   .attach = fake_attach,
+				   .gate = fake_gate,
+				   .detach = fake_detach,
+				   .censor = fake_censor,
+				   .counters = fake_counters,
+				   .target_cpu_ns = fake_idle_cpu_ns,
+				   .target_user_ns = fake_user_ns };
+	struct sampler_config cfg = { .budget = 0.10,
+				      .link = "fake",
+				      .costs = { .alloc = 1e4, .dealloc = 1e4, .ret = 1e4 },
+				      .tick_ns = f.tick_ns };
+	struct sampler s;
+	json_t *j;
+
+	(void)state;
+	sampler_init(&s, &cfg, &ops, now_ns());
+	run_sampler(&s, 1.0);
+	sampler_end(&s, now_ns());
+	assert_true(s.user_in_ns >= 16 * f.tick_ns);
+	assert_true(fabs(sampler_ratio(&s) - sampler_time_ratio(&s)) < 1e-12);
+	assert_null(sampler_estimate_warning(&s));
+	j = sampler_to_json(&s);
+	assert_non_null(strstr(json_string_value(json_object_get(j, "ratio_basis")), "paced"));
+	json_decref(j);
+	sampler_free(&s);
+}
+
+/*
+ * Too few ticks inside the gates (and no CPU clock to fall back on): the basis
+ * is wall time, and the recording says so.
+ */
+static void test_too_few_user_ticks_fall_back_to_wall_time(void **state)
+{
+	/* 100 ms ticks: a second's windows hold fewer than 16 */
+	struct fake_bpf f = { .rate = 20000, .gate_user_share = 0.25, .tick_ns = 100000000 };
+	struct sampler_ops ops = { .ctx = &f,
+				   .attach = fake_attach,
+				   .gate = fake_gate,
+				   .detach = fake_detach,
+				   .censor = fake_censor,
+				   .counters = fake_counters,
+				   .target_user_ns = fake_user_ns };
+	struct sampler_config cfg = { .budget = 0.10,
+				      .link = "fake",
+				      .costs = { .alloc = 1e4, .dealloc = 1e4, .ret = 1e4 },
+				      .tick_ns = f.tick_ns };
+	struct sampler s;
+
+	(void)state;
+	sampler_init(&s, &cfg, &ops, now_ns());
+	run_sampler(&s, 1.0);
+	sampler_end(&s, now_ns());
+	assert_true(s.user_in_ns < 16 * f.tick_ns);
+	assert_true(fabs(sampler_ratio(&s) - sampler_time_ratio(&s)) < 1e-12);
+	assert_non_null(sampler_estimate_warning(&s));
+	sampler_free(&s);
+}
+
 static void test_a_window_over_its_allowance_closes_early(void **state)
 {
 	struct fake_bpf f = { .rate = 100 };
@@ -379,6 +571,10 @@ int main(void)
 		cmocka_unit_test(test_the_live_map_bounds_the_window),
 		cmocka_unit_test(test_scheduler_orders_and_accounts),
 		cmocka_unit_test(test_a_window_over_its_allowance_closes_early),
+		cmocka_unit_test(test_the_ratio_is_the_user_time_inside_the_gates),
+		cmocka_unit_test(test_too_few_user_ticks_fall_back_to_wall_time),
+		cmocka_unit_test(test_probes_dominating_the_windows_are_warned_of),
+		cmocka_unit_test(test_a_paced_target_is_scaled_by_wall_time),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
