@@ -599,6 +599,18 @@ static __always_inline void follow_birth(struct pt_regs *ctx, const struct targe
 					 struct alloc_count *c, __u64 op,
 					 const struct type_head *th, __s64 size, __u64 bias);
 
+/* Whether the hit's probe sits on a single-stepped instruction (sampled mode's budget). */
+static __always_inline bool single_stepped(const struct target_cfg *cfg, __u64 cookie)
+{
+	for (int i = 0; i < PYOBJLIFE_MAX_SINGLE_STEP; i++) {
+		if (!cfg->single_step_cookies[i])
+			return false;
+		if (cfg->single_step_cookies[i] == cookie)
+			return true;
+	}
+	return false;
+}
+
 static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 type, __s64 nitems,
 					 bool have_nitems)
 {
@@ -623,6 +635,8 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 	/* sampled mode between windows: the probe is being attached or detached */
 	if (windowed) {
 		__sync_fetch_and_add(&agg->hits_alloc, 1);
+		if (single_stepped(cfg, bpf_get_attach_cookie(ctx)))
+			__sync_fetch_and_add(&agg->hits_single_step, 1);
 		if (!cfg->window_open)
 			return 0;
 	}
@@ -887,8 +901,13 @@ int uprobe__dealloc(struct pt_regs *ctx)
 	agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
 	if (!agg)
 		return 0;
-	if (windowed)
+	if (windowed) {
+		struct target_cfg *tc = bpf_map_lookup_elem(&targets, &tgid);
+
 		__sync_fetch_and_add(&agg->hits_dealloc, 1);
+		if (tc && single_stepped(tc, bpf_get_attach_cookie(ctx)))
+			__sync_fetch_and_add(&agg->hits_single_step, 1);
+	}
 	found = bpf_map_lookup_elem(&live, &k);
 	if (!found)
 		return 0;

@@ -40,6 +40,8 @@ enum pyobjlife_instr_kind {
 #define PYOBJLIFE_GEN_NONE 0xff
 /* Deallocators whose calls end the objects followed (subtype_dealloc, list_dealloc, ...). */
 #define PYOBJLIFE_MAX_DEALLOCS 8
+/* window probes on single-stepped instructions whose hits are counted apart */
+#define PYOBJLIFE_MAX_SINGLE_STEP 8
 
 /* Generation hint when the probe does not say which generation it collects. */
 #define PYOBJLIFE_GEN_UNKNOWN (-2)
@@ -90,6 +92,12 @@ struct target_cfg {
 	 * them, so every death of a followed object is seen.
 	 */
 	__u64 followed_deallocs[PYOBJLIFE_MAX_DEALLOCS];
+	/*
+	 * Cookies (link-time addresses) of the window probes that sit on a
+	 * single-stepped instruction (0 = unused): their hits cost ~30 times an
+	 * emulated one's, and sampled mode's budget counts them apart.
+	 */
+	__u64 single_step_cookies[PYOBJLIFE_MAX_SINGLE_STEP];
 	__u64 runtime_vaddr;   /* link-time address of _PyRuntime */
 	__u64 load_bias;       /* runtime address - link-time address, if bias_known */
 	__u32 main_interp_off; /* _PyRuntime.interpreters.main (unused if gc_in_runtime) */
@@ -327,9 +335,10 @@ struct alloc_agg {
 	__u64 arenas_allocated;
 	__u64 arenas_freed;
 	/* probe hits, window open or not: what the allocation probes cost the target */
-	__u64 hits_alloc;   /* allocator or birth entry probes */
-	__u64 hits_dealloc; /* deallocator probes */
-	__u64 hits_return;  /* typed allocator return probes */
+	__u64 hits_alloc;	/* allocator or birth entry probes */
+	__u64 hits_dealloc;	/* deallocator probes */
+	__u64 hits_return;	/* typed allocator return probes */
+	__u64 hits_single_step; /* of the entry hits, those on single-stepped instructions */
 };
 
 /* One thread's user time, as the task iterator writes it (sampled mode's work measure). */

@@ -151,6 +151,24 @@ static int create_agg_entry(struct bpf_map *map, __u32 key, size_t size)
 	return err;
 }
 
+/* The entry probes of the plan's allocation and deallocation hooks placed on single-stepped
+ * instructions, by cookie (as attach_multi and the perf-event paths set it). */
+static void list_single_stepped(const struct probe_plan *p, __u64 out[PYOBJLIFE_MAX_SINGLE_STEP])
+{
+	const struct hook *hooks[] = { &p->alloc_birth, &p->alloc_typed_var, &p->alloc_typed,
+				       &p->dealloc };
+	int n = 0;
+
+	for (size_t h = 0; h < sizeof(hooks) / sizeof(hooks[0]); h++) {
+		for (int i = 0; i < hooks[h]->n_sites && n < PYOBJLIFE_MAX_SINGLE_STEP; i++) {
+			const struct hook_site *site = &hooks[h]->sites[i];
+
+			if (probe_site_cost(site) == PROBE_COST_SINGLE_STEP)
+				out[n++] = site->vaddr + site->place.offset;
+		}
+	}
+}
+
 static int register_target(struct bpf_session *s, pid_t pid, const struct probe_plan *p,
 			   const struct bpf_attach_opts *o)
 {
@@ -188,6 +206,7 @@ static int register_target(struct bpf_session *s, pid_t pid, const struct probe_
 		cfg.lifecycle = 1;
 		for (int i = 0; i < p->dealloc.n_sites && i < PYOBJLIFE_MAX_DEALLOCS; i++)
 			cfg.followed_deallocs[i] = p->dealloc.sites[i].vaddr;
+		list_single_stepped(p, cfg.single_step_cookies);
 	}
 	err = create_agg_entry(s->skel->maps.gc_aggs, key, sizeof(struct gc_agg));
 	if (!err)
@@ -1111,6 +1130,7 @@ static int ops_counters(void *ctx, struct window_counters *out)
 		.hits_alloc = a.hits_alloc,
 		.hits_dealloc = a.hits_dealloc,
 		.hits_return = a.hits_return,
+		.hits_single_step = a.hits_single_step,
 		.allocations = a.allocations,
 		.followed = a.followed,
 		.lost_events = a.key_events_lost + g.ringbuf_drops + g.census_lost,

@@ -945,7 +945,7 @@ static void start_sampling(struct session *s, struct target *t)
 		ops.target_user_ns = window_target_user_ns;
 	if (t->window_ops.program_ns)
 		ops.program_ns = window_program_ns;
-	sampling_hit_costs(&t->plan, &sc.costs);
+	sampling_hit_costs(&sc.costs);
 	sampler_init(&t->sampler, &sc, &ops, t->rec.gc.t0_ns);
 	t->rec.alloc.sampled = true;
 	t->rec.alloc.sampler = &t->sampler;

@@ -888,6 +888,11 @@ void probe_plan_set_calibration(struct probe_plan *p, const struct calibration *
 	}
 }
 
+enum probe_cost_class probe_site_cost(const struct hook_site *site)
+{
+	return site->place.cost != PROBE_COST_UNKNOWN ? site->place.cost : site->place.entry_cost;
+}
+
 static unsigned site_classes(const struct hook *h)
 {
 	unsigned m = 0;

@@ -40,6 +40,9 @@ struct hook_site {
 	struct probe_placement place; /* where in it the probe goes (probe_plan_place) */
 };
 
+/* The class of instruction a site's probe traps on: its placement's, else its entry's. */
+enum probe_cost_class probe_site_cost(const struct hook_site *site);
+
 struct hook {
 	const char *name;    /* "_PyRuntime", "gc__start", ... */
 	const char *purpose; /* one phrase for the plan listing */

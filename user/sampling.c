@@ -8,7 +8,6 @@
 #include "array_sort.h"
 #include "calibration.h"
 #include "log.h"
-#include "probe_plan.h"
 #include "sampling.h"
 
 /*
@@ -23,38 +22,26 @@
 #define MODEL_MAP_OPS_NS     150.0   /* ~0.05 us per hash map lookup or update */
 #define MODEL_FIRST_HIT_NS   50000.0 /* first hit after attach: 15-47 us */
 
-/* A hook's costliest site: each traps on its own instruction. */
-static double hook_trap_ns(const struct hook *h)
+/*
+ * Every entry hit is priced as an emulated trap, and the hits on single-stepped
+ * instructions (the BPF side counts them apart, by cookie) pay the difference:
+ * on Debian's 3.11 one allocator's entry is single-stepped, and pricing every
+ * allocation hit at its ~30 us made the windows five times rarer than the
+ * budget allowed.
+ */
+void sampling_hit_costs(struct hit_costs *out)
 {
-	double worst = 0;
+	double emulated = calibration_cost_ns(PROBE_COST_EMULATED);
+	double stepped = calibration_cost_ns(PROBE_COST_SINGLE_STEP);
 
-	for (int i = 0; i < h->n_sites; i++) {
-		const struct probe_placement *pl = &h->sites[i].place;
-		enum probe_cost_class k =
-			pl->cost != PROBE_COST_UNKNOWN ? pl->cost : pl->entry_cost;
-		double ns = calibration_cost_ns(k);
-
-		if (ns > worst)
-			worst = ns;
-	}
-	return worst;
-}
-
-void sampling_hit_costs(const struct probe_plan *p, struct hit_costs *out)
-{
-	const struct hook *alloc =
-		p->alloc_method == ALLOC_METHOD_BIRTH ? &p->alloc_birth : &p->alloc_typed_var;
-	double alloc_trap = hook_trap_ns(alloc);
-
-	if (p->alloc_method == ALLOC_METHOD_TYPED && hook_trap_ns(&p->alloc_typed) > alloc_trap)
-		alloc_trap = hook_trap_ns(&p->alloc_typed);
 	*out = (struct hit_costs){
-		.alloc = alloc_trap + MODEL_STACK_WALK_NS + MODEL_MAP_OPS_NS,
-		.dealloc = hook_trap_ns(&p->dealloc) + MODEL_MAP_OPS_NS,
+		.alloc = emulated + MODEL_STACK_WALK_NS + MODEL_MAP_OPS_NS,
+		.dealloc = emulated + MODEL_MAP_OPS_NS,
 		.ret = MODEL_RETURN_HALF_NS + MODEL_MAP_OPS_NS,
 		.first_hit = MODEL_FIRST_HIT_NS,
-		.alloc_trap = alloc_trap,
-		.dealloc_trap = hook_trap_ns(&p->dealloc),
+		.single_step_extra = stepped > emulated ? stepped - emulated : 0,
+		.alloc_trap = emulated,
+		.dealloc_trap = emulated,
 		.ret_trap = MODEL_RETURN_HALF_NS,
 		.source =
 			calibration_has_run()
@@ -192,6 +179,7 @@ static void counters_delta(struct window_counters *d, const struct window_counte
 	d->hits_alloc = a->hits_alloc - b->hits_alloc;
 	d->hits_dealloc = a->hits_dealloc - b->hits_dealloc;
 	d->hits_return = a->hits_return - b->hits_return;
+	d->hits_single_step = a->hits_single_step - b->hits_single_step;
 	d->allocations = a->allocations - b->allocations;
 	d->followed = a->followed - b->followed;
 	d->lost_events = a->lost_events - b->lost_events;
@@ -205,6 +193,7 @@ static void counters_add(struct window_counters *t, const struct window_counters
 	t->hits_alloc += d->hits_alloc;
 	t->hits_dealloc += d->hits_dealloc;
 	t->hits_return += d->hits_return;
+	t->hits_single_step += d->hits_single_step;
 	t->allocations += d->allocations;
 	t->followed += d->followed;
 	t->lost_events += d->lost_events;
@@ -224,7 +213,9 @@ static double window_cost_s(const struct sampler *s, const struct window_counter
 	const struct hit_costs *c = &s->cfg.costs;
 
 	return ((double)d->hits_alloc * c->alloc + (double)d->hits_dealloc * c->dealloc +
-		(double)d->hits_return * c->ret + (double)s->cfg.probes * c->first_hit) *
+		(double)d->hits_return * c->ret +
+		(double)d->hits_single_step * c->single_step_extra +
+		(double)s->cfg.probes * c->first_hit) *
 	       1e-9;
 }
 
@@ -342,7 +333,8 @@ static double traps_s(const struct sampler *s, const struct window_counters *d)
 	const struct hit_costs *c = &s->cfg.costs;
 
 	return ((double)d->hits_alloc * c->alloc_trap + (double)d->hits_dealloc * c->dealloc_trap +
-		(double)d->hits_return * c->ret_trap) *
+		(double)d->hits_return * c->ret_trap +
+		(double)d->hits_single_step * c->single_step_extra) *
 	       1e-9;
 }
 
@@ -781,13 +773,16 @@ json_t *sampler_to_json(const struct sampler *s)
 		json_object_set_new(j, "target_cpu_ns",
 				    json_integer((json_int_t)(s->cpu_stop_ns - s->cpu_t0_ns)));
 	json_object_set_new(j, "cost_per_hit_ns",
-			    json_pack("{s:f, s:f, s:f, s:f, s:s}", "allocation", c->alloc,
+			    json_pack("{s:f, s:f, s:f, s:f, s:f, s:s}", "allocation", c->alloc,
 				      "deallocation", c->dealloc, "return", c->ret, "first_hit",
-				      c->first_hit, "source", c->source));
+				      c->first_hit, "single_step_extra", c->single_step_extra,
+				      "source", c->source));
 	json_object_set_new(j, "hits",
-			    json_pack("{s:I, s:I, s:I}", "allocation", (json_int_t)t->hits_alloc,
-				      "deallocation", (json_int_t)t->hits_dealloc, "return",
-				      (json_int_t)t->hits_return));
+			    json_pack("{s:I, s:I, s:I, s:I}", "allocation",
+				      (json_int_t)t->hits_alloc, "deallocation",
+				      (json_int_t)t->hits_dealloc, "return",
+				      (json_int_t)t->hits_return, "single_stepped",
+				      (json_int_t)t->hits_single_step));
 	json_object_set_new(j, "observed_allocations", json_integer((json_int_t)t->allocations));
 	json_object_set_new(j, "censored", json_integer((json_int_t)s->censored));
 	json_object_set_new(j, "alive_at_end", json_string(alive_at_end_meaning(s)));

@@ -59,26 +59,29 @@ void sampling_plan(const struct duty_input *in, struct duty_plan *out);
 
 /* What a hit costs the target, by probe kind (ns). */
 struct hit_costs {
-	double alloc;	  /* allocation entry probe: trap, stack walk, counters */
-	double dealloc;	  /* deallocator probe: trap, map lookups */
-	double ret;	  /* typed allocator return probe: the return half */
-	double first_hit; /* first hit of each probe after an attach */
+	double alloc;		  /* allocation entry probe: trap, stack walk, counters */
+	double dealloc;		  /* deallocator probe: trap, map lookups */
+	double ret;		  /* typed allocator return probe: the return half */
+	double first_hit;	  /* first hit of each probe after an attach */
+	double single_step_extra; /* what a hit on a single-stepped instruction adds */
 	/* the traps alone, without the programs (whose run time the kernel can measure) */
 	double alloc_trap, dealloc_trap, ret_trap;
 	const char *source;
 };
 
-struct probe_plan;
-
-/* Per-hit costs of the plan's window probes: calibrated traps plus the programs' work. */
-void sampling_hit_costs(const struct probe_plan *p, struct hit_costs *out);
+/*
+ * Per-hit costs of the window probes: calibrated traps plus the programs' work;
+ * a hit on a single-stepped instruction adds single_step_extra.
+ */
+void sampling_hit_costs(struct hit_costs *out);
 
 /* Cumulative counters the BPF side keeps for one target. */
 struct window_counters {
 	uint64_t hits_alloc, hits_dealloc, hits_return;
-	uint64_t allocations; /* counted under a (stack, type) */
-	uint64_t followed;    /* births put in the live map */
-	uint64_t lost_events; /* ring buffer records that did not fit */
+	uint64_t hits_single_step; /* of the entry hits, those on single-stepped instructions */
+	uint64_t allocations;	   /* counted under a (stack, type) */
+	uint64_t followed;	   /* births put in the live map */
+	uint64_t lost_events;	   /* ring buffer records that did not fit */
 	uint64_t counts_full, stacks_full, live_full;
 };
 

@@ -18,8 +18,8 @@ run in kernel mode), and:
 Why 25%: the user time inside the windows is counted in 4 ms ticks (about 40
 here, ~16% one standard deviation), and each hit slows the program's own code
 a little (~5% low at this density, measured). Debian's 3.11 places one
-allocator's probe on a single-stepped instruction, which the budget prices at
-~30 us a hit: its run gets --overhead 5 to see as many windows.
+allocator's probe on a single-stepped instruction: only its own hits may be
+priced as such (sampling.hits.single_stepped), or the windows get too rare.
 Exit 0 pass, 1 fail, 77 skip.
 """
 import argparse

@@ -190,6 +190,7 @@ struct fake_bpf {
 	unsigned attaches, detaches, censors, gate_opens;
 	unsigned order_errors;
 	uint64_t censored_per_window;
+	unsigned single_step_every; /* one hit in this many is on a single-stepped site; 0: none */
 	/*
 	 * The target, busy all along: its user time is all of the time outside the
 	 * gate, the share `gate_user_share` inside it (the probes take the rest, in
@@ -235,6 +236,8 @@ static void accrue(struct fake_bpf *f)
 	n = (uint64_t)((t - f->attached_at) / 1e9 * f->rate);
 	f->attached_at += (uint64_t)(n / f->rate * 1e9);
 	f->c.hits_alloc += n;
+	if (f->single_step_every)
+		f->c.hits_single_step = f->c.hits_alloc / f->single_step_every;
 	if (f->gate)
 		f->c.allocations += n;
 }
@@ -526,6 +529,37 @@ static void test_too_few_user_ticks_fall_back_to_wall_time(void **state)
 	sampler_free(&s);
 }
 
+/* Hits on single-stepped instructions pay their extra; the others the base price. */
+static void test_single_stepped_hits_pay_their_extra(void **state)
+{
+	struct fake_bpf f = { .rate = 20000, .single_step_every = 4 };
+	struct sampler_ops ops = { .ctx = &f,
+				   .attach = fake_attach,
+				   .gate = fake_gate,
+				   .detach = fake_detach,
+				   .censor = fake_censor,
+				   .counters = fake_counters };
+	struct sampler_config cfg = {
+		.budget = 0.10,
+		.link = "fake",
+		.costs = { .alloc = 1e3, .dealloc = 1e3, .ret = 1e3, .single_step_extra = 3e4 }
+	};
+	struct sampler s;
+	uint64_t t0 = now_ns();
+
+	(void)state;
+	sampler_init(&s, &cfg, &ops, t0);
+	run_sampler(&s, 1.0);
+	sampler_end(&s, now_ns());
+	assert_true(f.c.hits_single_step > 0);
+	assert_true(f.c.hits_single_step < f.c.hits_alloc);
+	assert_true(fabs(s.cost_s - (f.c.hits_alloc * 1e3 + f.c.hits_single_step * 3e4) * 1e-9) <
+		    1e-9);
+	/* a quarter of the hits at 31 us: the budget still holds, one window of slack */
+	assert_true(s.cost_s <= 0.10 * (now_ns() - t0) / 1e9 + 0.2 * SAMPLING_MAX_WINDOW_S);
+	sampler_free(&s);
+}
+
 static void test_a_window_over_its_allowance_closes_early(void **state)
 {
 	struct fake_bpf f = { .rate = 100 };
@@ -571,6 +605,7 @@ int main(void)
 		cmocka_unit_test(test_the_live_map_bounds_the_window),
 		cmocka_unit_test(test_scheduler_orders_and_accounts),
 		cmocka_unit_test(test_a_window_over_its_allowance_closes_early),
+		cmocka_unit_test(test_single_stepped_hits_pay_their_extra),
 		cmocka_unit_test(test_the_ratio_is_the_user_time_inside_the_gates),
 		cmocka_unit_test(test_too_few_user_ticks_fall_back_to_wall_time),
 		cmocka_unit_test(test_probes_dominating_the_windows_are_warned_of),
