@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: BSD-2-Clause
 # Copyright (c) 2026 The pyobjlife authors
 """One kind of object made and dropped N times, for bench/probe_cost.py: each
-iteration is one birth and one death of the kind, nothing else allocates.
+iteration is one birth and one death of the kind, nothing else allocates
+(tuple_deep: the tuples, made 30 Python frames down, for the stack walk).
 
   python probe_cost_workload.py KIND N
 
@@ -45,8 +46,18 @@ def make_float(n):
         x * x
 
 
+DEEP = 30
+
+
+def make_tuple_deep(n, depth=DEEP):
+    # the same tuples as make_tuple, made 30 Python frames down: the stack walk's share
+    if depth > 1:
+        return make_tuple_deep(n, depth - 1)
+    make_tuple(n)
+
+
 KINDS = {"instance": make_instance, "list": make_list, "dict": make_dict,
-         "tuple": make_tuple, "float": make_float}
+         "tuple": make_tuple, "float": make_float, "tuple_deep": make_tuple_deep}
 
 
 def main():

@@ -21,11 +21,19 @@
 
 /* one read for two fields of a struct when they lie this close (each read costs ~65 ns) */
 #define PY_SPAN_READ_MAX 256
+/*
+ * 3.11+: the bytes read below a frame in one go, its callers' frames with them
+ * (they lie just below it in the thread's data stack), within the frame's page.
+ */
+#define PY_FRAME_WINDOW 1024
+#define PY_PAGE_MASK	(~4095ull)
 
 struct walk_scratch {
 	struct py_stack st;
 	__u8 frame[PYOBJLIFE_FRAME_READ_MAX];
 	__u8 span[PY_SPAN_READ_MAX];
+	/* a frame at its end, PYOBJLIFE_FRAME_READ_MAX at most past the window's start */
+	__u8 window[PY_FRAME_WINDOW + PYOBJLIFE_FRAME_READ_MAX];
 	__u64 tstate_frame; /* tstate's frame field, read with its thread id; 0: not read */
 };
 
@@ -217,8 +225,60 @@ struct walk_ctx {
 	struct walk_scratch *sc;
 	__u64 frame;
 	__u64 hash;
+	__u64 win_lo, win_hi; /* the target's addresses sc->window holds */
 	__u32 n, max, size;
 };
+
+/*
+ * Read the window that ends with the frame at c->frame: the frame and what lies
+ * below it, never below the frame's page (a data stack chunk's first frames sit
+ * at its start: the memory below may be unmapped). 0, or -1 (nothing kept).
+ */
+static __always_inline int read_window(struct walk_ctx *c)
+{
+	__u64 hi = c->frame + c->size, lo = hi - PY_FRAME_WINDOW, page = c->frame & PY_PAGE_MASK;
+	__u64 len;
+
+	if (lo < page)
+		lo = page;
+	len = hi - lo;
+	/* checked after the barrier, on the register used: the verifier keeps the bound */
+	asm volatile("" : "+r"(len));
+	if (len > PY_FRAME_WINDOW || len < c->size ||
+	    bpf_probe_read_user(c->sc->window, len, (void *)lo)) {
+		c->win_lo = c->win_hi = 0;
+		return -1;
+	}
+	c->win_lo = lo;
+	c->win_hi = hi;
+	return 0;
+}
+
+/*
+ * The bytes of the frame at c->frame: from the window when it holds them
+ * (reading a new window on 3.11+ when it does not), else read alone into
+ * sc->frame. NULL when the frame cannot be read.
+ */
+static __always_inline const __u8 *frame_bytes(struct walk_ctx *c)
+{
+	struct walk_scratch *sc = c->sc;
+	__u32 size = c->size;
+	__u64 at;
+
+	if (c->w->frames_stacked && (c->frame < c->win_lo || c->frame + c->size > c->win_hi) &&
+	    read_window(c))
+		goto alone;
+	at = c->frame - c->win_lo;
+	asm volatile("" : "+r"(at));
+	if (c->w->frames_stacked && c->frame >= c->win_lo && at <= PY_FRAME_WINDOW)
+		return sc->window + at;
+alone:
+	if (size > PYOBJLIFE_FRAME_READ_MAX)
+		size = PYOBJLIFE_FRAME_READ_MAX;
+	if (bpf_probe_read_user(sc->frame, size, (void *)c->frame))
+		return NULL;
+	return sc->frame;
+}
 
 /* One frame of the walk (a bpf_loop callback, so the verifier checks it once): 0 goes on. */
 static long walk_one_frame(__u32 i, void *arg)
@@ -226,20 +286,20 @@ static long walk_one_frame(__u32 i, void *arg)
 	struct walk_ctx *c = arg;
 	const struct stack_walk_cfg *w = c->w;
 	struct walk_scratch *sc = c->sc;
+	const __u8 *buf;
 	__u64 code, previous;
-	__u32 instr, n = c->n, size = c->size;
+	__u32 instr, n = c->n;
 
 	if (!c->frame)
 		return 1;
-	if (size > PYOBJLIFE_FRAME_READ_MAX)
-		size = PYOBJLIFE_FRAME_READ_MAX;
-	if (bpf_probe_read_user(sc->frame, size, (void *)c->frame)) {
+	buf = frame_bytes(c);
+	if (!buf) {
 		sc->st.flags |= PY_STACK_READ_ERROR;
 		return 1;
 	}
-	previous = frame_u64(sc->frame, w->frame_previous_off);
+	previous = frame_u64(buf, w->frame_previous_off);
 	if (w->frame_owner_off != PYOBJLIFE_OFF_NONE &&
-	    frame_u8(sc->frame, w->frame_owner_off) >= w->owner_skip_from) {
+	    frame_u8(buf, w->frame_owner_off) >= w->owner_skip_from) {
 		c->frame = previous;
 		return 0;
 	}
@@ -248,8 +308,8 @@ static long walk_one_frame(__u32 i, void *arg)
 		sc->st.flags |= PY_STACK_TRUNCATED;
 		return 1;
 	}
-	code = frame_u64(sc->frame, w->frame_code_off);
-	instr = frame_instr_offset(w, sc->frame, code);
+	code = frame_u64(buf, w->frame_code_off);
+	instr = frame_instr_offset(w, buf, code);
 	sc->st.code[n] = code;
 	sc->st.instr[n] = instr;
 	c->hash = (c->hash ^ code) * FNV_PRIME;
@@ -260,7 +320,8 @@ static long walk_one_frame(__u32 i, void *arg)
 }
 
 /*
- * Walk the frames of `tstate` into sc->st, leaf first, one bulk read per frame.
+ * Walk the frames of `tstate` into sc->st, leaf first: on 3.11+ one read per
+ * window of stacked frames, before that one read per frame.
  * Returns the stack's id: a hash of the frames, the target and the flags, never 0.
  */
 static __always_inline __u64 walk_stack(const struct stack_walk_cfg *w, __u64 tstate, __u32 tgid,
@@ -271,7 +332,8 @@ static __always_inline __u64 walk_stack(const struct stack_walk_cfg *w, __u64 ts
 		.sc = sc,
 		.hash = FNV_OFFSET ^ tgid,
 		.max = w->max_depth,
-		.size = w->frame_size,
+		.size = w->frame_size < PYOBJLIFE_FRAME_READ_MAX ? w->frame_size
+								 : PYOBJLIFE_FRAME_READ_MAX,
 	};
 	long iterations;
 

@@ -77,7 +77,9 @@ struct stack_walk_cfg {
 	__u32 max_depth;      /* <= PYOBJLIFE_MAX_STACK_DEPTH */
 	__u8 instr_kind;      /* enum pyobjlife_instr_kind */
 	__u8 owner_skip_from;
-	__u8 pad[2];
+	/* 3.11+: a thread's frames lie next to each other in its data stack, callers below */
+	__u8 frames_stacked;
+	__u8 pad;
 };
 
 /*

@@ -136,6 +136,7 @@ static void fill_walk_cfg(struct stack_walk_cfg *w, const struct frame_layout *l
 		.max_depth = depth,
 		.instr_kind = l->instr_kind,
 		.owner_skip_from = l->owner_skip_from,
+		.frames_stacked = l->major == 3 && l->minor >= 11,
 	};
 }
 
