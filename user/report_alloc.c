@@ -194,6 +194,20 @@ static void print_health(FILE *out, const json_t *a)
 			(unsigned long)no_thread);
 }
 
+/* What the ratio is a share of, by sampling.basis (older recordings have none: time). */
+static const char *ratio_share_of(const json_t *s)
+{
+	const char *basis = jstr(s, "basis", "wall_time");
+
+	if (!strcmp(basis, "user_time"))
+		return "of the target's user CPU time";
+	if (!strcmp(basis, "work"))
+		return "of the target's CPU time less the probes' cost";
+	if (!strcmp(basis, "paced"))
+		return "of the time (the target was paced by its input)";
+	return "of the time";
+}
+
 static void print_sampling(FILE *out, const json_t *rec)
 {
 	const json_t *s = jobj(rec, "sampling");
@@ -201,10 +215,10 @@ static void print_sampling(FILE *out, const json_t *rec)
 	if (!json_is_true(json_object_get(s, "estimated")))
 		return;
 	fprintf(out,
-		"  sampled: %lu objects seen in %lu windows covering %.2f%% of the time (%s); "
-		"counts are scaled estimates\n",
+		"  sampled: %lu objects seen in %lu windows (%s) that saw %.2f%% %s; counts are "
+		"scaled estimates\n",
 		(unsigned long)ju64(s, "observed_allocations"), (unsigned long)ju64(s, "windows"),
-		jreal(s, "ratio") * 100, jstr(s, "link", "?"));
+		jstr(s, "link", "?"), jreal(s, "ratio") * 100, ratio_share_of(s));
 	if (json_is_string(json_object_get(s, "estimate_warning")))
 		fprintf(out, "  WARNING: %s\n", jstr(s, "estimate_warning", ""));
 	if (json_is_string(json_object_get(s, "stopped_early")))

@@ -611,6 +611,21 @@ double sampler_ratio(const struct sampler *s)
 	}
 }
 
+/* The basis by name, as the keys of "ratios" (paced targets use wall_time). */
+static const char *ratio_basis_name(const struct sampler *s)
+{
+	switch (ratio_basis(s)) {
+	case BASIS_USER_TIME:
+		return "user_time";
+	case BASIS_WORK:
+		return "work";
+	case BASIS_PACED:
+		return "paced";
+	default:
+		return "wall_time";
+	}
+}
+
 static const char *ratio_basis_text(const struct sampler *s)
 {
 	switch (ratio_basis(s)) {
@@ -749,6 +764,7 @@ json_t *sampler_to_json(const struct sampler *s)
 		"detach_ms_median", median_json(s, FIELD_DETACH_MS));
 	if (!j)
 		return NULL;
+	json_object_set_new(j, "basis", json_string(ratio_basis_name(s)));
 	json_object_set_new(j, "ratio_basis", json_string(ratio_basis_text(s)));
 	json_object_set_new(j, "time_ratio", json_real(sampler_time_ratio(s)));
 	json_object_set_new(j, "ratios", ratios_json(s));

@@ -14,7 +14,8 @@ run in kernel mode), and:
 - read the target's user time as the target itself does: sampling.target_user_ns
   within 10% (+ 3 ticks) of the user time os.times() gave it over the recording;
 - estimate the instances made while recording within TOLERANCE, where the wall-time
-  share would have given fewer (the scenario discriminates).
+  share would have given fewer (the scenario discriminates);
+- and `pyobjlife report` must say what the ratio is a share of.
 Why 25%: the user time inside the windows is counted in 4 ms ticks (about 40
 here, ~16% one standard deviation), and each hit slows the program's own code
 a little (~5% low at this density, measured). Debian's 3.11 places one
@@ -137,7 +138,14 @@ def main():
         oracle = record(args, out)
         with open(out) as f:
             rec = json.load(f)
+        report = subprocess.run([args.pyobjlife, "report", out], capture_output=True, text=True)
     problems = []
+    # the text report names what the ratio is a share of
+    want = (f"saw {rec['sampling']['ratio'] * 100:.2f}% of the target's user CPU time; "
+            f"counts are scaled estimates")
+    if report.returncode != 0 or want not in report.stdout:
+        problems.append(f"`pyobjlife report` (exit {report.returncode}) does not say {want!r}: "
+                        f"{[l for l in report.stdout.splitlines() if 'sampled' in l]}")
     result = check(rec, oracle, problems)
     if problems:
         fail(f"{args.label} (CPython {oracle['python']}): " + "; ".join(problems))
