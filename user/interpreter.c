@@ -260,7 +260,7 @@ static int fill_from_elf(struct py_target *t, const struct discovery_opts *o, ch
 }
 
 struct map_search {
-	char libpython[PATH_MAX];
+	struct proc_mapping m; /* the first mapping of the libpython */
 	bool found;
 };
 
@@ -276,7 +276,7 @@ static int find_libpython(const struct proc_mapping *m, void *ctx)
 	    strncmp(base_name(m->path), "libpython", 9))
 		return 0;
 	/* libpython3.so is the stable-ABI forwarder, not the interpreter */
-	snprintf(s->libpython, sizeof(s->libpython), "%s", m->path);
+	s->m = *m;
 	s->found = true;
 	return 0;
 }
@@ -334,7 +334,28 @@ static bool strip_deleted(char *path)
 	return false;
 }
 
-static int read_exe_link(pid_t pid, char *out, size_t cap, bool *deleted)
+/*
+ * Where this process opens the interpreter file: through the target's root, or,
+ * when the file was deleted or replaced on disk since the target mapped it (a
+ * package upgrade under a running service), through /proc/PID/map_files, which
+ * still holds the mapped one: the probes attach to that inode, and fire.
+ */
+static int set_open_path(struct py_target *t, const struct proc_mapping *m)
+{
+	struct path_mapping pm = { .path = t->path };
+
+	if (!m) {
+		if (proc_for_each_mapping(t->pid, find_mapping_of, &pm) < 0 || !pm.found)
+			return proc_host_path(t->pid, t->path, t->open_path, sizeof(t->open_path));
+		m = &pm.m;
+	}
+	t->replaced_on_disk = m->deleted;
+	if (m->deleted)
+		return proc_mapped_file_path(t->pid, m, t->open_path, sizeof(t->open_path));
+	return proc_host_path(t->pid, t->path, t->open_path, sizeof(t->open_path));
+}
+
+static int read_exe_link(pid_t pid, char *out, size_t cap)
 {
 	char link[64];
 	ssize_t n;
@@ -344,7 +365,7 @@ static int read_exe_link(pid_t pid, char *out, size_t cap, bool *deleted)
 	if (n < 0)
 		return -errno;
 	out[n] = 0;
-	*deleted = strip_deleted(out);
+	strip_deleted(out); /* its mapping says whether the file was replaced */
 	return 0;
 }
 
@@ -353,7 +374,6 @@ int py_target_from_pid(pid_t pid, const struct discovery_opts *o, struct py_targ
 {
 	struct map_search s = { .found = false };
 	enum proc_state st = proc_state(pid);
-	bool exe_deleted = false;
 	int r;
 
 	memset(t, 0, sizeof(*t));
@@ -366,7 +386,7 @@ int py_target_from_pid(pid_t pid, const struct discovery_opts *o, struct py_targ
 		set_why(why, cap, "process %d has exited (zombie): nothing to attach to", (int)pid);
 		return -ESRCH;
 	}
-	r = read_exe_link(pid, t->exe, sizeof(t->exe), &exe_deleted);
+	r = read_exe_link(pid, t->exe, sizeof(t->exe));
 	if (r) {
 		set_why(why, cap, "cannot read /proc/%d/exe: %s", (int)pid, strerror(-r));
 		return r == -ENOENT ? -ESRCH : -EACCES;
@@ -376,17 +396,8 @@ int py_target_from_pid(pid_t pid, const struct discovery_opts *o, struct py_targ
 		set_why(why, cap, "cannot read /proc/%d/maps: %s", (int)pid, strerror(-r));
 		return r == -ENOENT ? -ESRCH : -EACCES;
 	}
-	snprintf(t->path, sizeof(t->path), "%s", s.found ? s.libpython : t->exe);
-	if (s.found ? strip_deleted(t->path) : exe_deleted) {
-		/* the file on disk is another one now: probes placed in it would never fire */
-		set_why(why, cap,
-			"%s was deleted or replaced after process %d started it (a "
-			"package upgrade?): its probes cannot be placed; restart the process "
-			"to profile it",
-			t->path, (int)pid);
-		return -ENOTSUP;
-	}
-	r = proc_host_path(pid, t->path, t->open_path, sizeof(t->open_path));
+	snprintf(t->path, sizeof(t->path), "%s", s.found ? s.m.path : t->exe);
+	r = set_open_path(t, s.found ? &s.m : NULL);
 	if (r) {
 		set_why(why, cap, "path too long: %s", t->path);
 		return -EACCES;

@@ -22,9 +22,11 @@ struct py_target {
 	pid_t pid;		  /* 0 when only a binary was given */
 	char path[PATH_MAX];	  /* the interpreter's ELF as the target sees it */
 	char open_path[PATH_MAX]; /* the same file as this process can open it */
-	char exe[PATH_MAX];	  /* the process's executable (or the binary given) */
-	bool shared_lib;	  /* libpython3.X.so rather than a static python3.X */
-	int elf_type;		  /* ET_EXEC or ET_DYN */
+	/* deleted or replaced on disk since the process mapped it: open_path is its mapping's */
+	bool replaced_on_disk;
+	char exe[PATH_MAX]; /* the process's executable (or the binary given) */
+	bool shared_lib;    /* libpython3.X.so rather than a static python3.X */
+	int elf_type;	    /* ET_EXEC or ET_DYN */
 	struct py_version version;
 	char version_str[32];
 	const char *version_source; /* "Py_Version", "_Py_DebugOffsets", "Py_GetVersion", ... */

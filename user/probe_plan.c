@@ -598,6 +598,11 @@ void probe_plan_print(FILE *out, const struct probe_plan *p)
 
 	fprintf(out, "interpreter:  %s (%s)\n", t->path,
 		t->shared_lib ? "shared library" : "executable");
+	if (t->replaced_on_disk)
+		fprintf(out,
+			"              deleted or replaced on disk since the process mapped it: "
+			"read and probed through %s\n",
+			t->open_path);
 	if (strcmp(t->exe, t->path))
 		fprintf(out, "executable:   %s\n", t->exe);
 	if (t->pid)

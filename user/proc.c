@@ -31,6 +31,18 @@ enum proc_state proc_state(pid_t pid)
 	return PROC_ALIVE;
 }
 
+/* The kernel marks a mapped file deleted or replaced since by this suffix. */
+static bool strip_deleted(char *path)
+{
+	size_t n = strlen(path);
+
+	if (n > 10 && !strcmp(path + n - 10, " (deleted)")) {
+		path[n - 10] = 0;
+		return true;
+	}
+	return false;
+}
+
 static int parse_maps_line(char *line, struct proc_mapping *m)
 {
 	unsigned long long start, end, offset;
@@ -47,6 +59,7 @@ static int parse_maps_line(char *line, struct proc_mapping *m)
 	snprintf(m->perms, sizeof(m->perms), "%.4s", perms);
 	line[strcspn(line, "\n")] = 0;
 	snprintf(m->path, sizeof(m->path), "%s", line + path_at);
+	m->deleted = strip_deleted(m->path);
 	return 0;
 }
 
@@ -75,6 +88,14 @@ int proc_for_each_mapping(pid_t pid, int (*fn)(const struct proc_mapping *m, voi
 int proc_host_path(pid_t pid, const char *path, char *out, size_t cap)
 {
 	int n = snprintf(out, cap, "/proc/%d/root%s", (int)pid, path);
+
+	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
+}
+
+int proc_mapped_file_path(pid_t pid, const struct proc_mapping *m, char *out, size_t cap)
+{
+	int n = snprintf(out, cap, "/proc/%d/map_files/%" PRIx64 "-%" PRIx64, (int)pid, m->start,
+			 m->end);
 
 	return n < 0 || (size_t)n >= cap ? -ENAMETOOLONG : 0;
 }

@@ -14,6 +14,7 @@ struct proc_mapping {
 	uint64_t start, end, offset;
 	char perms[5];
 	char path[PATH_MAX]; /* as the target sees it (inside its mount namespace) */
+	bool deleted;	     /* the file was deleted or replaced since (" (deleted)" cut off) */
 };
 
 enum proc_state {
@@ -32,6 +33,12 @@ int proc_for_each_mapping(pid_t pid, int (*fn)(const struct proc_mapping *m, voi
 
 /* Host path of a file in the target's mount namespace: /proc/PID/root/<path>. */
 int proc_host_path(pid_t pid, const char *path, char *out, size_t cap);
+
+/*
+ * /proc/PID/map_files/START-END: the file one mapping holds, even deleted or
+ * replaced on disk since (root only). -ENAMETOOLONG if it does not fit.
+ */
+int proc_mapped_file_path(pid_t pid, const struct proc_mapping *m, char *out, size_t cap);
 
 /* Read the target's memory; 0 or -errno (-EFAULT for a short read). */
 int proc_read_mem(pid_t pid, uint64_t addr, void *buf, size_t len);
