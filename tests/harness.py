@@ -95,3 +95,70 @@ def record_workload(workload_cmd, env, pyobjlife_cmd, stop_timeout=60):
         if target.poll() is None:
             target.kill()
     return rc, stderr, oracle
+
+
+def e2e_args(description, extra=False):
+    """The arguments every end-to-end driver takes (--pyobjlife, --python, --label, and
+    with `extra` more pyobjlife options after --), after the checks they all need: root,
+    and the Python build installed (a skip otherwise)."""
+    import argparse
+    import os
+    ap = argparse.ArgumentParser(description=description)
+    ap.add_argument("--pyobjlife", required=True)
+    ap.add_argument("--python", required=True)
+    ap.add_argument("--label", required=True)
+    if extra:
+        ap.add_argument("extra", nargs="*", help="more pyobjlife options (after --)")
+    args = ap.parse_args()
+    if os.geteuid() != 0:
+        skip("needs root (BPF uprobes)")
+    if not os.path.exists(args.python):
+        skip(f"{args.python} is not installed")
+    return args
+
+
+def record_running(workload_cmd, env, pyobjlife_cmd, seconds, warm_s=0.3, on_started=None):
+    """Record a workload that runs until told to stop, for a fixed time in its steady state.
+
+    The workload speaks this protocol: it prints "ready", waits for a line, runs until
+    SIGUSR1, prints its oracle as one JSON line and waits for a last line. pyobjlife
+    (pyobjlife_cmd, its PID appended after -p) attaches warm_s after the go, records
+    `seconds` from its 'attached' line and is stopped with SIGINT; on_started(rec) is
+    called with its Popen before it attaches. Returns (exit code, stderr, oracle, t_start,
+    t_stop), the times CLOCK_MONOTONIC as the workload's marks are."""
+    import json
+    import signal
+    import subprocess
+    import time
+    target = subprocess.Popen(workload_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, env=env)
+    try:
+        if readline(target.stdout, 30, "the workload").strip() != "ready":
+            fail("the workload did not start")
+        target.stdin.write("go\n")
+        target.stdin.flush()
+        time.sleep(warm_s)
+        rec = subprocess.Popen(pyobjlife_cmd + ["-p", str(target.pid)], stderr=subprocess.PIPE,
+                               text=True)
+        if on_started:
+            on_started(rec)
+        stderr = wait_attached(rec)
+        t_start = time.monotonic()
+        time.sleep(seconds)
+        t_stop = time.monotonic()
+        rec.send_signal(signal.SIGINT)
+        try:
+            rc = rec.wait(60)
+        except subprocess.TimeoutExpired:
+            rec.kill()
+            fail("pyobjlife did not stop within 60 s of SIGINT")
+        stderr += rec.stderr.read()
+        target.send_signal(signal.SIGUSR1)
+        oracle = json.loads(readline(target.stdout, 60, "the workload's result"))
+        target.stdin.write("done\n")
+        target.stdin.flush()
+        target.wait(30)
+    finally:
+        if target.poll() is None:
+            target.kill()
+    return rc, stderr, oracle, t_start, t_stop

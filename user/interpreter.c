@@ -323,17 +323,6 @@ static int compute_bias(struct py_target *t)
 	return 0;
 }
 
-static bool strip_deleted(char *path)
-{
-	size_t n = strlen(path);
-
-	if (n > 10 && !strcmp(path + n - 10, " (deleted)")) {
-		path[n - 10] = 0;
-		return true;
-	}
-	return false;
-}
-
 /*
  * Where this process opens the interpreter file: through the target's root, or,
  * when the file was deleted or replaced on disk since the target mapped it (a
@@ -365,7 +354,7 @@ static int read_exe_link(pid_t pid, char *out, size_t cap)
 	if (n < 0)
 		return -errno;
 	out[n] = 0;
-	strip_deleted(out); /* its mapping says whether the file was replaced */
+	proc_strip_deleted(out); /* its mapping says whether the file was replaced */
 	return 0;
 }
 

@@ -31,8 +31,7 @@ enum proc_state proc_state(pid_t pid)
 	return PROC_ALIVE;
 }
 
-/* The kernel marks a mapped file deleted or replaced since by this suffix. */
-static bool strip_deleted(char *path)
+bool proc_strip_deleted(char *path)
 {
 	size_t n = strlen(path);
 
@@ -59,7 +58,7 @@ static int parse_maps_line(char *line, struct proc_mapping *m)
 	snprintf(m->perms, sizeof(m->perms), "%.4s", perms);
 	line[strcspn(line, "\n")] = 0;
 	snprintf(m->path, sizeof(m->path), "%s", line + path_at);
-	m->deleted = strip_deleted(m->path);
+	m->deleted = proc_strip_deleted(m->path);
 	return 0;
 }
 

@@ -34,6 +34,9 @@ int proc_for_each_mapping(pid_t pid, int (*fn)(const struct proc_mapping *m, voi
 /* Host path of a file in the target's mount namespace: /proc/PID/root/<path>. */
 int proc_host_path(pid_t pid, const char *path, char *out, size_t cap);
 
+/* Cut the " (deleted)" the kernel adds to a file deleted or replaced since; whether it had it. */
+bool proc_strip_deleted(char *path);
+
 /*
  * /proc/PID/map_files/START-END: the file one mapping holds, even deleted or
  * replaced on disk since (root only). -ENAMETOOLONG if it does not fit.

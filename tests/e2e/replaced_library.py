@@ -12,7 +12,6 @@ exactly the instances the workload made at its line in make(), and the
 collections gc.get_stats() saw during the work (exactly for the young
 generations; the oldest also collects at the interpreter's exit). Exit 0 pass, 1 fail, 77 skip.
 """
-import argparse
 import glob
 import json
 import os
@@ -22,7 +21,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import attach_and_run, fail, readline, skip  # noqa: E402
+from harness import attach_and_run, e2e_args, fail, readline, skip  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.realpath(os.path.join(HERE, "..", "workloads", "replaced_lib_workload.py"))
@@ -54,15 +53,7 @@ def check(rec, oracle, probes_out, pid, problems):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pyobjlife", required=True)
-    ap.add_argument("--python", required=True)
-    ap.add_argument("--label", required=True)
-    args = ap.parse_args()
-    if os.geteuid() != 0:
-        skip("needs root (BPF uprobes, /proc/PID/map_files)")
-    if not os.path.exists(args.python):
-        skip(f"{args.python} is not installed")
+    args = e2e_args(__doc__.split("\n")[0])
     lib = libpython_of(args.python)
     if not lib:
         skip(f"{args.python} has no libpython3.X.so.1.0 beside it (a static build)")

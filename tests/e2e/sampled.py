@@ -25,12 +25,10 @@ link must appear there on kernels from 6.6, where pyobjlife must use them), and
 after it exits `bpftool link list` and `bpftool prog list` must hold none of them.
 Exit 0 pass, 1 fail, 77 skip.
 """
-import argparse
 import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -38,7 +36,7 @@ import threading
 import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import fail, readline, skip, wait_attached  # noqa: E402
+from harness import e2e_args, fail, record_running, skip  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.realpath(os.path.join(HERE, "..", "workloads", "steady_alloc.py"))
@@ -88,45 +86,24 @@ def kernel_has_uprobe_multi():
 
 
 def record(args, out):
-    cmd = [args.pyobjlife, "record", "-o", out] + args.extra
-    target = subprocess.Popen([args.python, WORKLOAD], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True, env=dict(os.environ))
     watcher = None
-    try:
-        if readline(target.stdout, 30, "the workload").strip() != "ready":
-            fail("the workload did not start")
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        # the recording starts and stops while the workload runs steadily
-        time.sleep(0.3)
-        rec = subprocess.Popen(cmd + ["-p", str(target.pid)], stderr=subprocess.PIPE, text=True)
+
+    def watch(rec):
+        nonlocal watcher
         watcher = FdWatcher(rec.pid)
         watcher.start()
-        stderr = wait_attached(rec)
-        t_start = time.monotonic()
-        time.sleep(RECORD_S)
-        t_stop = time.monotonic()
-        rec.send_signal(signal.SIGINT)
-        try:
-            rc = rec.wait(60)
-        except subprocess.TimeoutExpired:
-            rec.kill()
-            fail("pyobjlife did not stop within 60 s of SIGINT")
-        stderr += rec.stderr.read()
-        target.send_signal(signal.SIGUSR1)
-        oracle = json.loads(readline(target.stdout, 60, "the workload's result"))
-        oracle["made_while_recording"] = made_between(oracle["marks"], t_start, t_stop)
-        target.stdin.write("done\n")
-        target.stdin.flush()
-        target.wait(30)
+
+    try:
+        rc, stderr, oracle, t_start, t_stop = record_running(
+            [args.python, WORKLOAD], dict(os.environ),
+            [args.pyobjlife, "record", "-o", out] + args.extra, RECORD_S, on_started=watch)
     finally:
         if watcher:
             watcher.done.set()
             watcher.join()
-        if target.poll() is None:
-            target.kill()
     if rc != 0:
         fail(f"pyobjlife exited {rc}: {stderr}")
+    oracle["made_while_recording"] = made_between(oracle["marks"], t_start, t_stop)
     return oracle, watcher
 
 
@@ -222,16 +199,7 @@ def check_recording(rec, oracle, want_link, problems):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pyobjlife", required=True)
-    ap.add_argument("--python", required=True)
-    ap.add_argument("--label", required=True)
-    ap.add_argument("extra", nargs="*", help="more pyobjlife options (after --)")
-    args = ap.parse_args()
-    if os.geteuid() != 0:
-        skip("needs root (BPF uprobes)")
-    if not os.path.exists(args.python):
-        skip(f"{args.python} is not installed")
+    args = e2e_args(__doc__.split("\n")[0], extra=True)
     if not shutil.which("bpftool"):
         skip("bpftool is not installed (the links left behind are checked with it)")
     want_link = "perf_event" if "perf_event" in args.extra or not kernel_has_uprobe_multi() \

@@ -23,17 +23,14 @@ allocator's probe on a single-stepped instruction: only its own hits may be
 priced as such (sampling.hits.single_stepped), or the windows get too rare.
 Exit 0 pass, 1 fail, 77 skip.
 """
-import argparse
 import json
 import os
-import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import fail, readline, skip, wait_attached  # noqa: E402
+from harness import e2e_args, fail, record_running  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.realpath(os.path.join(HERE, "..", "workloads", "busy_alloc.py"))
@@ -53,36 +50,9 @@ def at(marks, t, column):
 
 
 def record(args, out):
-    target = subprocess.Popen([args.python, WORKLOAD], stdin=subprocess.PIPE,
-                              stdout=subprocess.PIPE, text=True,
-                              env=dict(os.environ, BUSY_WORK="256"))
-    try:
-        if readline(target.stdout, 30, "the workload").strip() != "ready":
-            fail("the workload did not start")
-        target.stdin.write("go\n")
-        target.stdin.flush()
-        time.sleep(0.5)
-        rec = subprocess.Popen([args.pyobjlife, "record", "-o", out, "-p", str(target.pid)] +
-                               args.extra, stderr=subprocess.PIPE, text=True)
-        stderr = wait_attached(rec)
-        t_start = time.monotonic()
-        time.sleep(RECORD_S)
-        t_stop = time.monotonic()
-        rec.send_signal(signal.SIGINT)
-        try:
-            rc = rec.wait(60)
-        except subprocess.TimeoutExpired:
-            rec.kill()
-            fail("pyobjlife did not stop within 60 s of SIGINT")
-        stderr += rec.stderr.read()
-        target.send_signal(signal.SIGUSR1)
-        oracle = json.loads(readline(target.stdout, 60, "the workload's result"))
-        target.stdin.write("done\n")
-        target.stdin.flush()
-        target.wait(30)
-    finally:
-        if target.poll() is None:
-            target.kill()
+    rc, stderr, oracle, t_start, t_stop = record_running(
+        [args.python, WORKLOAD], dict(os.environ, BUSY_WORK="256"),
+        [args.pyobjlife, "record", "-o", out] + args.extra, RECORD_S, warm_s=0.5)
     if rc != 0:
         fail(f"pyobjlife exited {rc}: {stderr}")
     marks = oracle["marks"]
@@ -123,16 +93,7 @@ def check(rec, oracle, problems):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pyobjlife", required=True)
-    ap.add_argument("--python", required=True)
-    ap.add_argument("--label", required=True)
-    ap.add_argument("extra", nargs="*", help="more pyobjlife options (after --)")
-    args = ap.parse_args()
-    if os.geteuid() != 0:
-        skip("needs root (BPF uprobes)")
-    if not os.path.exists(args.python):
-        skip(f"{args.python} is not installed")
+    args = e2e_args(__doc__.split("\n")[0], extra=True)
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "rec.json")
         oracle = record(args, out)

@@ -313,6 +313,26 @@ static int fake_busy_cpu_ns(void *ctx, uint64_t *out)
 	return 0;
 }
 
+/* The fake's operations: the scheduler's own; tests add the clocks they need. */
+static struct sampler_ops fake_ops(struct fake_bpf *f)
+{
+	return (struct sampler_ops){ .ctx = f,
+				     .attach = fake_attach,
+				     .gate = fake_gate,
+				     .detach = fake_detach,
+				     .censor = fake_censor,
+				     .counters = fake_counters };
+}
+
+/* A budget, every hit at 10 us, user time charged in ticks of tick_ns (0: the kernel's). */
+static struct sampler_config fake_config(double budget, uint64_t tick_ns)
+{
+	return (struct sampler_config){ .budget = budget,
+					.link = "fake",
+					.costs = { .alloc = 1e4, .dealloc = 1e4, .ret = 1e4 },
+					.tick_ns = tick_ns };
+}
+
 static void sleep_ms(int ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
@@ -336,16 +356,9 @@ static void run_sampler(struct sampler *s, double seconds)
 static void test_scheduler_orders_and_accounts(void **state)
 {
 	struct fake_bpf f = { .rate = 20000, .censored_per_window = 3 };
-	struct sampler_ops ops = { .ctx = &f,
-				   .attach = fake_attach,
-				   .gate = fake_gate,
-				   .detach = fake_detach,
-				   .censor = fake_censor,
-				   .counters = fake_counters };
+	struct sampler_ops ops = fake_ops(&f);
 	/* 20,000 hits/s at 10 us: 0.2 of a core; a 10% budget allows half the time */
-	struct sampler_config cfg = { .budget = 0.10,
-				      .link = "fake",
-				      .costs = { .alloc = 1e4, .dealloc = 1e4, .ret = 1e4 } };
+	struct sampler_config cfg = fake_config(0.10, 0);
 	struct sampler s;
 	uint64_t t0 = now_ns(), stop;
 	double recording_s, ratio;
@@ -382,20 +395,12 @@ static void test_scheduler_orders_and_accounts(void **state)
 /* A sampled run against the busy fake target; returns the sampler's ratio, and the fake's own. */
 static double user_time_run(struct fake_bpf *f, struct sampler *s, double *truth)
 {
-	struct sampler_ops ops = { .ctx = f,
-				   .attach = fake_attach,
-				   .gate = fake_gate,
-				   .detach = fake_detach,
-				   .censor = fake_censor,
-				   .counters = fake_counters,
-				   .target_cpu_ns = fake_busy_cpu_ns,
-				   .target_user_ns = fake_user_ns };
-	struct sampler_config cfg = { .budget = 0.10,
-				      .link = "fake",
-				      .costs = { .alloc = 1e4, .dealloc = 1e4, .ret = 1e4 },
-				      .tick_ns = f->tick_ns };
+	struct sampler_ops ops = fake_ops(f);
+	struct sampler_config cfg = fake_config(0.10, f->tick_ns);
 	uint64_t user_t0;
 
+	ops.target_cpu_ns = fake_busy_cpu_ns;
+	ops.target_user_ns = fake_user_ns;
 	accrue_user(f);
 	sampler_init(s, &cfg, &ops, now_ns());
 	user_t0 = f->user_exact_ns;
@@ -470,22 +475,14 @@ static int fake_idle_cpu_ns(void *ctx, uint64_t *out)
 static void test_a_paced_target_is_scaled_by_wall_time(void **state)
 {
 	struct fake_bpf f = { .rate = 20000, .gate_user_share = 0.6, .tick_ns = 1000000 };
-	struct sampler_ops ops = { .ctx = &f,
-				   .attach = fake_attach,
-				   .gate = fake_gate,
-				   .detach = fake_detach,
-				   .censor = fake_censor,
-				   .counters = fake_counters,
-				   .target_cpu_ns = fake_idle_cpu_ns,
-				   .target_user_ns = fake_user_ns };
-	struct sampler_config cfg = { .budget = 0.10,
-				      .link = "fake",
-				      .costs = { .alloc = 1e4, .dealloc = 1e4, .ret = 1e4 },
-				      .tick_ns = f.tick_ns };
+	struct sampler_ops ops = fake_ops(&f);
+	struct sampler_config cfg = fake_config(0.10, f.tick_ns);
 	struct sampler s;
 	json_t *j;
 
 	(void)state;
+	ops.target_cpu_ns = fake_idle_cpu_ns;
+	ops.target_user_ns = fake_user_ns;
 	sampler_init(&s, &cfg, &ops, now_ns());
 	run_sampler(&s, 1.0);
 	sampler_end(&s, now_ns());
@@ -506,20 +503,12 @@ static void test_too_few_user_ticks_fall_back_to_wall_time(void **state)
 {
 	/* 100 ms ticks: a second's windows hold fewer than 16 */
 	struct fake_bpf f = { .rate = 20000, .gate_user_share = 0.25, .tick_ns = 100000000 };
-	struct sampler_ops ops = { .ctx = &f,
-				   .attach = fake_attach,
-				   .gate = fake_gate,
-				   .detach = fake_detach,
-				   .censor = fake_censor,
-				   .counters = fake_counters,
-				   .target_user_ns = fake_user_ns };
-	struct sampler_config cfg = { .budget = 0.10,
-				      .link = "fake",
-				      .costs = { .alloc = 1e4, .dealloc = 1e4, .ret = 1e4 },
-				      .tick_ns = f.tick_ns };
+	struct sampler_ops ops = fake_ops(&f);
+	struct sampler_config cfg = fake_config(0.10, f.tick_ns);
 	struct sampler s;
 
 	(void)state;
+	ops.target_user_ns = fake_user_ns;
 	sampler_init(&s, &cfg, &ops, now_ns());
 	run_sampler(&s, 1.0);
 	sampler_end(&s, now_ns());
@@ -533,21 +522,15 @@ static void test_too_few_user_ticks_fall_back_to_wall_time(void **state)
 static void test_single_stepped_hits_pay_their_extra(void **state)
 {
 	struct fake_bpf f = { .rate = 20000, .single_step_every = 4 };
-	struct sampler_ops ops = { .ctx = &f,
-				   .attach = fake_attach,
-				   .gate = fake_gate,
-				   .detach = fake_detach,
-				   .censor = fake_censor,
-				   .counters = fake_counters };
-	struct sampler_config cfg = {
-		.budget = 0.10,
-		.link = "fake",
-		.costs = { .alloc = 1e3, .dealloc = 1e3, .ret = 1e3, .single_step_extra = 3e4 }
-	};
+	struct sampler_ops ops = fake_ops(&f);
+	struct sampler_config cfg = fake_config(0.10, 0);
 	struct sampler s;
 	uint64_t t0 = now_ns();
 
 	(void)state;
+	cfg.costs = (struct hit_costs){
+		.alloc = 1e3, .dealloc = 1e3, .ret = 1e3, .single_step_extra = 3e4
+	};
 	sampler_init(&s, &cfg, &ops, t0);
 	run_sampler(&s, 1.0);
 	sampler_end(&s, now_ns());
@@ -563,15 +546,8 @@ static void test_single_stepped_hits_pay_their_extra(void **state)
 static void test_a_window_over_its_allowance_closes_early(void **state)
 {
 	struct fake_bpf f = { .rate = 100 };
-	struct sampler_ops ops = { .ctx = &f,
-				   .attach = fake_attach,
-				   .gate = fake_gate,
-				   .detach = fake_detach,
-				   .censor = fake_censor,
-				   .counters = fake_counters };
-	struct sampler_config cfg = { .budget = 0.01,
-				      .link = "fake",
-				      .costs = { .alloc = 1e4, .dealloc = 1e4, .ret = 1e4 } };
+	struct sampler_ops ops = fake_ops(&f);
+	struct sampler_config cfg = fake_config(0.01, 0);
 	struct sampler s;
 	uint64_t t0 = now_ns();
 

@@ -17,6 +17,8 @@ import signal
 import sys
 import time
 
+from markers import markers
+
 WORK = min(256, int(os.environ.get("BUSY_WORK", "100")))
 SECONDS = float(os.environ.get("BUSY_SECONDS", "60"))
 stop = False
@@ -27,7 +29,7 @@ class BusyThing:
 
 
 def make():
-    return BusyThing()  # BUSY SITE
+    return BusyThing()  # SITE:busy
 
 
 def spin(n):
@@ -60,14 +62,6 @@ def run():
     return made, marks
 
 
-def site_line():
-    with open(__file__) as f:
-        for n, line in enumerate(f, 1):
-            if "# BUSY SITE" in line and "BusyThing()" in line:
-                return n
-    raise RuntimeError("no site marker")
-
-
 def main():
     signal.signal(signal.SIGUSR1, on_stop)
     print("ready", flush=True)
@@ -75,7 +69,7 @@ def main():
     made, marks = run()
     print(json.dumps({"python": sys.version.split()[0], "made": made, "marks": marks,
                       "type": "BusyThing", "function": "make",
-                      "file": os.path.abspath(__file__), "line": site_line()}), flush=True)
+                      "file": os.path.abspath(__file__), "line": markers(__file__)["busy"]}), flush=True)
     sys.stdin.readline()
 
 

@@ -10,6 +10,8 @@ import json
 import os
 import sys
 
+from markers import markers
+
 MADE = 3000
 
 
@@ -20,16 +22,8 @@ class Survivor:
 def make(n):
     kept = []
     for _ in range(n):
-        kept.append(Survivor())  # SURVIVOR SITE
+        kept.append(Survivor())  # SITE:survivor
     return kept
-
-
-def site_line():
-    with open(__file__) as f:
-        for n, line in enumerate(f, 1):
-            if "# SURVIVOR SITE" in line and "Survivor()" in line:
-                return n
-    raise RuntimeError("no site marker")
 
 
 def main():
@@ -41,7 +35,7 @@ def main():
     after = [s["collections"] for s in gc.get_stats()]
     print(json.dumps({"python": sys.version.split()[0], "made": len(kept), "type": "Survivor",
                       "function": "make",
-                      "file": os.path.abspath(__file__), "line": site_line(),
+                      "file": os.path.abspath(__file__), "line": markers(__file__)["survivor"],
                       "collections": [a - b for a, b in zip(after, before)]}), flush=True)
     sys.stdin.readline()
 
