@@ -1178,9 +1178,9 @@ int raw_tp__target_exec(void *ctx)
  * charges it: a probe's trap and its BPF program run in kernel mode and are
  * charged as system time, so this grows with the target's own work only, inside
  * a window as outside. Userspace reads it at each window's edges through this
- * iterator, filtered to the target (Linux 6.1+; older kernels ignore the filter,
- * hence the process id in each record); the group leader's record adds the time
- * of the threads that have exited.
+ * iterator, filtered to the target (Linux 6.1+; older kernels refuse the filter
+ * and show every task, hence the process id in each record); the group leader's
+ * record adds the time of the threads that have exited.
  */
 SEC("iter/task")
 int iter__target_user_time(struct bpf_iter__task *ctx)

@@ -97,16 +97,19 @@ def record_workload(workload_cmd, env, pyobjlife_cmd, stop_timeout=60):
     return rc, stderr, oracle
 
 
-def e2e_args(description, extra=False):
+def e2e_args(description, extra=False, flags=None):
     """The arguments every end-to-end driver takes (--pyobjlife, --python, --label, and
-    with `extra` more pyobjlife options after --), after the checks they all need: root,
-    and the Python build installed (a skip otherwise)."""
+    with `extra` more pyobjlife options after --; `flags`: boolean options of its own,
+    {name: help}), after the checks they all need: root, and the Python build installed
+    (a skip otherwise)."""
     import argparse
     import os
     ap = argparse.ArgumentParser(description=description)
     ap.add_argument("--pyobjlife", required=True)
     ap.add_argument("--python", required=True)
     ap.add_argument("--label", required=True)
+    for name, text in (flags or {}).items():
+        ap.add_argument(name, action="store_true", help=text)
     if extra:
         ap.add_argument("extra", nargs="*", help="more pyobjlife options (after --)")
     args = ap.parse_args()

@@ -361,10 +361,12 @@ static int attach_plain(struct bpf_target *t, const struct hook *h, struct bpf_p
 
 	for (int i = 0; i < h->n_sites; i++) {
 		const struct hook_site *site = &h->sites[i];
+		/* the probed instruction's link-time address, as attach_multi gives it */
+		LIBBPF_OPTS(bpf_uprobe_opts, uo, .bpf_cookie = site->vaddr + site->place.offset);
 
 		err = keep_link(t,
 				bpf_program__attach_uprobe_opts(
-					prog, t->pid, bin, site->offset + site->place.offset, NULL),
+					prog, t->pid, bin, site->offset + site->place.offset, &uo),
 				site->symbol, bin);
 		if (err)
 			return err;
@@ -1173,15 +1175,16 @@ static int ops_target_user_ns(void *ctx, uint64_t *out)
 	struct bpf_target *t = ctx;
 
 	if (!t->user_time_iter) {
-		t->user_time_iter = user_time_iter_attach(
-			t->session->skel->progs.iter__target_user_time, t->pid);
+		t->user_time_iter =
+			user_time_iter_attach(t->session->skel->progs.iter__target_user_time,
+					      t->pid, &t->user_time_filtered);
 		if (!t->user_time_iter) {
 			pr_debug("the target's user time cannot be read (task iterator: %s)",
 				 strerror(errno));
 			return -ENOTSUP;
 		}
 	}
-	return user_time_iter_read(t->user_time_iter, t->pid, out);
+	return user_time_iter_read(t->user_time_iter, t->user_time_filtered ? 0 : t->pid, out);
 }
 
 static int ops_program_ns(void *ctx, uint64_t *out)
@@ -1193,7 +1196,12 @@ static int ops_program_ns(void *ctx, uint64_t *out)
 	*out = 0;
 	bpf_object__for_each_program(prog, t->session->skel->obj)
 	{
-		int err = program_run_stats(prog, &info);
+		int err;
+
+		/* the user-time iterator runs in pyobjlife, not in the target */
+		if (bpf_program__expected_attach_type(prog) == BPF_TRACE_ITER)
+			continue;
+		err = program_run_stats(prog, &info);
 
 		if (err == -EBADF)
 			continue;

@@ -52,6 +52,7 @@ struct bpf_target {
 	int n_window_fds;
 	struct alloc_recording *window_alloc; /* where censored objects are counted */
 	struct bpf_link *user_time_iter;      /* sampled mode: reads the target's user time */
+	bool user_time_filtered;	      /* the kernel shows it the target's threads only */
 };
 
 /*

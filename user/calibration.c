@@ -145,7 +145,11 @@ static int find_code_mapping(const struct proc_mapping *m, void *ctx)
 	if (q->addr < m->start || q->addr >= m->end || m->perms[2] != 'x')
 		return 0;
 	q->file_offset = q->addr - m->start + m->offset;
-	snprintf(q->path, sizeof(q->path), "%s", m->path);
+	/* our own binary replaced on disk since we started: probe the mapped one */
+	if (!m->deleted)
+		snprintf(q->path, sizeof(q->path), "%s", m->path);
+	else if (proc_mapped_file_path(getpid(), m, q->path, sizeof(q->path)))
+		return 0;
 	q->found = true;
 	return 1;
 }

@@ -1435,10 +1435,9 @@ static void on_fork(struct session *s, const struct follow_event *ev)
 		return;
 	}
 	t->plan = parent->plan;
-	t->plan.target.pid = ev->pid;
 	t->mode = parent->mode;
 	t->parent = ev->parent;
-	if (target_attach(s, t, false)) {
+	if (py_target_move_to(&t->plan.target, ev->pid) || target_attach(s, t, false)) {
 		pr_warn("PID %d (forked by %d) is not recorded: its probes could not be attached",
 			(int)ev->pid, (int)ev->parent);
 		bpf_session_forget_target(&s->bpf, ev->pid);

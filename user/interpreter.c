@@ -358,6 +358,21 @@ static int read_exe_link(pid_t pid, char *out, size_t cap)
 	return 0;
 }
 
+int py_target_move_to(struct py_target *t, pid_t pid)
+{
+	char prefix[32], rest[PATH_MAX];
+	int n = snprintf(prefix, sizeof(prefix), "/proc/%d/", (int)t->pid);
+
+	if (t->pid && !strncmp(t->open_path, prefix, (size_t)n)) {
+		snprintf(rest, sizeof(rest), "%s", t->open_path + n);
+		n = snprintf(t->open_path, sizeof(t->open_path), "/proc/%d/%s", (int)pid, rest);
+		if (n < 0 || (size_t)n >= sizeof(t->open_path))
+			return -ENAMETOOLONG;
+	}
+	t->pid = pid;
+	return 0;
+}
+
 int py_target_from_pid(pid_t pid, const struct discovery_opts *o, struct py_target *t, char *why,
 		       size_t cap)
 {

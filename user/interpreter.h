@@ -57,6 +57,13 @@ int py_target_from_binary(const char *path, const struct discovery_opts *o, stru
 int py_target_from_command(const char *cmd, const struct discovery_opts *o, struct py_target *t,
 			   char *why, size_t why_cap);
 
+/*
+ * The same interpreter in another process (a forked child: the same mappings):
+ * open_path, which goes through /proc/PID, now goes through the child's, which
+ * outlives the parent. 0 or -ENAMETOOLONG.
+ */
+int py_target_move_to(struct py_target *t, pid_t pid);
+
 /* 0 when supported; otherwise -ENOTSUP with the reason in `why`. */
 int py_target_check_supported(const struct py_target *t, char *why, size_t why_cap);
 

@@ -21,10 +21,17 @@
 struct bpf_link;
 struct bpf_program;
 
-/* The iterator `prog` (iter/task) over the threads of `pid` (all tasks before Linux 6.1). */
-struct bpf_link *user_time_iter_attach(struct bpf_program *prog, pid_t pid);
+/*
+ * The iterator `prog` (iter/task) over the threads of `pid`; *filtered says the
+ * kernel took the filter (Linux 6.1+). Without it the iterator shows every task.
+ */
+struct bpf_link *user_time_iter_attach(struct bpf_program *prog, pid_t pid, bool *filtered);
 
-/* The user time of every thread of the process, living or exited (ns); -ESRCH: none left. */
+/*
+ * The user time of every thread of process `pid`, living or exited (ns); -ESRCH:
+ * none left. `pid` 0: every task the iterator shows (the kernel filtered them;
+ * its records' tgids are the initial namespace's, which may not be ours).
+ */
 int user_time_iter_read(struct bpf_link *iter, pid_t pid, uint64_t *ns);
 
 #endif

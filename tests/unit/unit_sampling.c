@@ -413,7 +413,8 @@ static double user_time_run(struct fake_bpf *f, struct sampler *s, double *truth
 /* Each reading is off by up to a tick: two per window, two for the whole. */
 static double tick_error(const struct sampler *s, const struct fake_bpf *f)
 {
-	return (2.0 * (double)s->windows * (double)f->tick_ns) / (double)s->user_stop_ns +
+	return (2.0 * (double)s->windows * (double)f->tick_ns) /
+		       (double)(s->user_stop_ns - s->user_t0_ns) +
 	       2.0 * (double)f->tick_ns / (double)(s->user_stop_ns - s->user_t0_ns);
 }
 
