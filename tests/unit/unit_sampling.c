@@ -519,6 +519,37 @@ static void test_too_few_user_ticks_fall_back_to_wall_time(void **state)
 	sampler_free(&s);
 }
 
+/*
+ * A recording that stops while a window is open: that window's user time up to
+ * the stop counts as inside (it is observed, not censored), as the fake's own
+ * account of its gate says, to a tick at each end.
+ */
+static void test_a_window_open_at_the_end_counts_its_user_time(void **state)
+{
+	struct fake_bpf f = { .rate = 20000, .gate_user_share = 0.5, .tick_ns = 1000000 };
+	struct sampler_ops ops = fake_ops(&f);
+	struct sampler_config cfg = fake_config(0.10, f.tick_ns);
+	struct sampler s;
+	uint64_t t0;
+
+	(void)state;
+	ops.target_cpu_ns = fake_busy_cpu_ns;
+	ops.target_user_ns = fake_user_ns;
+	accrue_user(&f);
+	t0 = now_ns();
+	sampler_init(&s, &cfg, &ops, t0);
+	/* the first window opens at the first tick */
+	assert_int_equal(sampler_tick(&s, now_ns()), 0);
+	assert_true(s.open);
+	sleep_ms(15);
+	sampler_end(&s, now_ns());
+	assert_true(s.ended_open);
+	assert_true(f.user_in_gate_ns > 0);
+	assert_true(s.user_in_ns + 2 * f.tick_ns >= f.user_in_gate_ns &&
+		    s.user_in_ns <= f.user_in_gate_ns + 2 * f.tick_ns);
+	sampler_free(&s);
+}
+
 /* Hits on single-stepped instructions pay their extra; the others the base price. */
 static void test_single_stepped_hits_pay_their_extra(void **state)
 {
@@ -583,6 +614,7 @@ int main(void)
 		cmocka_unit_test(test_scheduler_orders_and_accounts),
 		cmocka_unit_test(test_a_window_over_its_allowance_closes_early),
 		cmocka_unit_test(test_single_stepped_hits_pay_their_extra),
+		cmocka_unit_test(test_a_window_open_at_the_end_counts_its_user_time),
 		cmocka_unit_test(test_the_ratio_is_the_user_time_inside_the_gates),
 		cmocka_unit_test(test_too_few_user_ticks_fall_back_to_wall_time),
 		cmocka_unit_test(test_probes_dominating_the_windows_are_warned_of),
