@@ -232,6 +232,8 @@ WARNINGS = {
     "diagnostics.memory.structures.symbolizer.names.dropped": r"{n} names were not kept",
     "diagnostics.bpf_maps.census.walks_cut": r"{n} census walks were cut short",
     "allocations.health.lost_count_map_full": r"{n} allocations were not counted: the count map",
+    "allocations.health.count_map_full_counted_by_type":
+        r"{n} allocations were counted by type without their stack",
     "allocations.health.stack_map_full_counted_without_stack":
         r"{n} allocations were counted without their stack",
     "allocations.health.key_notices_lost": r"{n} new-site notices did not fit",
@@ -278,7 +280,9 @@ def consistency(rec):
     checks.append(("the interpreter's own gc counters moved as recorded",
                    get(rec, "target_check.agrees", False) is True,
                    json.dumps(get(rec, "target_check.generation_stats_delta", None))))
-    counted = get(rec, "allocations.health.allocations_counted")
+    # under a (stack, type) counter, or by type alone once the count map was full
+    counted = get(rec, "allocations.health.allocations_counted") + \
+        get(rec, "allocations.health.count_map_full_counted_by_type", 0)
     windows_saw = get(rec, "sampling.observed_allocations")
     sites = sum(s.get("observed_allocations", 0) for s in rec.get("sites", []))
     checks.append(("the windows' allocations are the kernel's and the sites'",

@@ -442,6 +442,17 @@ struct {
 	__type(value, struct alloc_count);
 } alloc_counts SEC(".maps");
 
+/*
+ * Allocations whose (stack, type) counter could not be made (alloc_counts full),
+ * by type alone (stack_id 0): the per-type totals stay whole on long, varied runs.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, PYOBJLIFE_MAX_OVERFLOW_TYPES);
+	__type(key, struct alloc_key);
+	__type(value, struct alloc_count);
+} alloc_overflow SEC(".maps");
+
 /* tp_basicsize, tp_itemsize and tp_dealloc are adjacent in every version (checked in userspace) */
 struct type_head {
 	__s64 basicsize;
@@ -522,7 +533,32 @@ static __always_inline void announce_key(struct alloc_agg *agg, const struct all
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
-/* The (stack, type) counter the allocation went to, or NULL when it was lost. */
+/*
+ * The count map is full: the allocation is counted under its type alone. `init`
+ * is the caller's new counter (one allocation, its bytes): the stack is full.
+ */
+static __always_inline void count_by_type(struct alloc_agg *agg, const struct alloc_key *key,
+					  const struct alloc_count *init)
+{
+	struct alloc_key k = { .tgid = key->tgid, .type = key->type };
+	struct alloc_count *c;
+
+	__sync_fetch_and_add(&agg->counts_full, 1);
+	c = bpf_map_lookup_elem(&alloc_overflow, &k);
+	if (!c) {
+		if (!bpf_map_update_elem(&alloc_overflow, &k, init, BPF_NOEXIST))
+			return;
+		c = bpf_map_lookup_elem(&alloc_overflow, &k);
+		if (!c) {
+			__sync_fetch_and_add(&agg->overflow_full, 1);
+			return;
+		}
+	}
+	__sync_fetch_and_add(&c->allocations, 1);
+	__sync_fetch_and_add(&c->bytes, init->bytes);
+}
+
+/* The (stack, type) counter the allocation went to, or NULL when it has none (by type only). */
 static __always_inline struct alloc_count *count_allocation(struct alloc_agg *agg,
 							    const struct alloc_key *key, __s64 size)
 {
@@ -538,7 +574,7 @@ static __always_inline struct alloc_count *count_allocation(struct alloc_agg *ag
 		/* ours, or the one another CPU inserted first */
 		c = bpf_map_lookup_elem(&alloc_counts, key);
 		if (!c) {
-			__sync_fetch_and_add(&agg->counts_full, 1);
+			count_by_type(agg, key, &init);
 			return NULL;
 		}
 	}

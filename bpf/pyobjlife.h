@@ -40,6 +40,8 @@ enum pyobjlife_instr_kind {
 #define PYOBJLIFE_GEN_NONE 0xff
 /* Deallocators whose calls end the objects followed (subtype_dealloc, list_dealloc, ...). */
 #define PYOBJLIFE_MAX_DEALLOCS 8
+/* types counted apart when the count map is full */
+#define PYOBJLIFE_MAX_OVERFLOW_TYPES 8192
 /* window probes on single-stepped instructions whose hits are counted apart */
 #define PYOBJLIFE_MAX_SINGLE_STEP 8
 
@@ -325,7 +327,8 @@ struct alloc_agg {
 	__u64 read_errors;     /* target memory unreadable (object, type or frame) */
 	__u64 truncated;       /* stacks deeper than the depth limit */
 	__u64 stacks_full;     /* stack map full: counted under stack_id 0 */
-	__u64 counts_full;     /* count map full: allocation lost */
+	__u64 counts_full;     /* count map full: counted by type alone (alloc_overflow) */
+	__u64 overflow_full;   /* of those, not even by type: the overflow map was full too */
 	__u64 key_events_lost; /* new-key notices the ring buffer could not take */
 	/* lifecycle */
 	__u64 followed;	       /* births put in the live map */

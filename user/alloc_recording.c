@@ -555,26 +555,42 @@ static int collect_blame(struct alloc_recording *r, int blame_fd, int stacks_fd)
 	return 0;
 }
 
-int alloc_recording_collect(struct alloc_recording *r, const struct alloc_maps *m,
-			    const struct gc_sequence *q)
+/* Every counter of the target in `fd` as a row; how many in *added (may be NULL). */
+static int add_rows_of(struct alloc_recording *r, size_t *cap, int fd, int stacks_fd, size_t *added)
 {
-	int counts_fd = m->counts_fd, stacks_fd = m->stacks_fd;
 	struct alloc_key key, next;
 	struct alloc_count c;
-	size_t cap = 0;
 	void *prev = NULL;
 	int err;
 
-	alloc_recording_next_batch(r);
-	while (!bpf_map_get_next_key(counts_fd, prev, &next)) {
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
 		key = next;
 		prev = &key;
-		if (key.tgid != (uint32_t)r->pid || bpf_map_lookup_elem(counts_fd, &key, &c))
+		if (key.tgid != (uint32_t)r->pid || bpf_map_lookup_elem(fd, &key, &c))
 			continue;
-		err = add_row(r, &cap, &key, &c, stacks_fd);
+		err = add_row(r, cap, &key, &c, stacks_fd);
 		if (err)
 			return err;
+		if (added)
+			(*added)++;
 	}
+	return 0;
+}
+
+int alloc_recording_collect(struct alloc_recording *r, const struct alloc_maps *m,
+			    const struct gc_sequence *q)
+{
+	int stacks_fd = m->stacks_fd;
+	size_t cap = 0;
+	int err;
+
+	alloc_recording_next_batch(r);
+	/* the overflow's rows have stack 0: "<stack not recorded>", as a full stack map's */
+	err = add_rows_of(r, &cap, m->counts_fd, stacks_fd, NULL);
+	if (!err && m->overflow_fd > 0)
+		err = add_rows_of(r, &cap, m->overflow_fd, stacks_fd, &r->overflow_rows);
+	if (err)
+		return err;
 	count_alive(r, m->live_fd, q);
 	join_censored(r);
 	for (size_t i = 0; i < r->n_rows; i++)

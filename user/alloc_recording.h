@@ -66,6 +66,7 @@ struct blame_row {
 /* The BPF maps a full-mode recording is read from. */
 struct alloc_maps {
 	int counts_fd, stacks_fd, live_fd, blame_fd, census_fd;
+	int overflow_fd; /* counts by type alone, made when counts_fd was full */
 };
 
 struct alloc_recording {
@@ -98,6 +99,7 @@ struct alloc_recording {
 	struct alloc_agg agg;
 	uint64_t total_allocations, total_bytes;
 	uint64_t stacks_lost; /* stack ids whose frames could not be fetched from BPF */
+	size_t overflow_rows; /* rows counted by type alone (the count map was full) */
 	/* lifecycle */
 	const char *lifecycle_coverage;	   /* which deallocators are hooked, what is followed */
 	struct lifecycle_counts life;	   /* totals */

@@ -574,7 +574,8 @@ struct alloc_maps bpf_session_alloc_maps(const struct bpf_session *s)
 				    .stacks_fd = bpf_map__fd(s->skel->maps.stacks),
 				    .live_fd = bpf_map__fd(s->skel->maps.live),
 				    .blame_fd = bpf_map__fd(s->skel->maps.gc_blame),
-				    .census_fd = bpf_map__fd(s->skel->maps.census) };
+				    .census_fd = bpf_map__fd(s->skel->maps.census),
+				    .overflow_fd = bpf_map__fd(s->skel->maps.alloc_overflow) };
 }
 
 int bpf_session_stacks_fd(const struct bpf_session *s)
@@ -919,6 +920,7 @@ void bpf_session_clear_target(struct bpf_session *s, pid_t pid, bool allocations
 	if (!allocations)
 		return;
 	drain_owned(skel->maps.alloc_counts, owned_alloc_key, key, NULL, NULL);
+	drain_owned(skel->maps.alloc_overflow, owned_alloc_key, key, NULL, NULL);
 	drain_owned(skel->maps.live, owned_live_key, key, NULL, NULL);
 	drain_owned(skel->maps.gc_blame, owned_blame_key, key, NULL, NULL);
 	drain_owned(skel->maps.census, owned_census_key, key, NULL, NULL);
@@ -1134,7 +1136,8 @@ static int ops_counters(void *ctx, struct window_counters *out)
 		.hits_dealloc = a.hits_dealloc,
 		.hits_return = a.hits_return,
 		.hits_single_step = a.hits_single_step,
-		.allocations = a.allocations,
+		/* counted under a (stack, type), or by type alone once the count map was full */
+		.allocations = a.allocations + a.counts_full - a.overflow_full,
 		.followed = a.followed,
 		.lost_events = a.key_events_lost + g.ringbuf_drops + g.census_lost,
 		.counts_full = a.counts_full,

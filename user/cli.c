@@ -126,7 +126,7 @@ static const struct argp_option session_options[] = {
 	  3 },
 	{ "max-sites", OPT_MAX_SITES, "N", 0,
 	  "Distinct (stack, type) counters the kernel keeps (default 65536); allocations "
-	  "beyond are lost, and reported",
+	  "beyond are counted by type alone, without their stack, and reported",
 	  3 },
 	{ "max-live", OPT_MAX_LIVE, "N", 0,
 	  "Objects followed to their death at once (sampled and full modes, default 1048576; "

@@ -1183,9 +1183,16 @@ static void warn_about_losses(const struct target *t)
 		pr_warn("%s%lu collections could not be read from the target's memory", who,
 			(unsigned long)g->agg.read_errors);
 	if (t->rec.alloc.enabled && t->rec.alloc.agg.counts_full)
-		pr_warn("%s%lu allocations were not counted: the count map was full (raise "
-			"--max-sites)",
-			who, (unsigned long)t->rec.alloc.agg.counts_full);
+		pr_warn("%s%lu allocations were counted by type without their stack: the count map "
+			"was full (raise --max-sites)",
+			who,
+			(unsigned long)(t->rec.alloc.agg.counts_full -
+					t->rec.alloc.agg.overflow_full));
+	if (t->rec.alloc.enabled && t->rec.alloc.agg.overflow_full)
+		pr_warn("%s%lu allocations were not counted: the count map and its by-type "
+			"overflow "
+			"were full (raise --max-sites)",
+			who, (unsigned long)t->rec.alloc.agg.overflow_full);
 	if (t->rec.alloc.enabled && t->rec.alloc.agg.stacks_full)
 		pr_warn("%s%lu allocations were counted without their stack: the stack map was "
 			"full (raise --max-stacks)",

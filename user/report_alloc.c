@@ -84,17 +84,19 @@ static json_t *health_json(const struct alloc_recording *a)
 {
 	const struct alloc_agg *g = &a->agg;
 
-	return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
-			 "allocations_counted", (json_int_t)g->allocations, "lost_count_map_full",
-			 (json_int_t)g->counts_full, "stack_map_full_counted_without_stack",
-			 (json_int_t)g->stacks_full, "truncated_stacks", (json_int_t)g->truncated,
-			 "no_thread_state", (json_int_t)g->no_thread, "thread_list_walks",
-			 (json_int_t)g->thread_walks, "read_errors", (json_int_t)g->read_errors,
-			 "key_notices_lost", (json_int_t)g->key_events_lost, "stacks_unfetchable",
-			 (json_int_t)a->stacks_lost, "code_objects_named",
-			 (json_int_t)a->sym.stats.code_objects, "code_objects_unreadable",
-			 (json_int_t)a->sym.stats.read_errors, "code_objects_freed_before_named",
-			 (json_int_t)a->sym.stats.stale);
+	return json_pack(
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"allocations_counted", (json_int_t)g->allocations, "count_map_full_counted_by_type",
+		(json_int_t)(g->counts_full - g->overflow_full), "count_map_full_types",
+		(json_int_t)a->overflow_rows, "lost_count_map_full", (json_int_t)g->overflow_full,
+		"stack_map_full_counted_without_stack", (json_int_t)g->stacks_full,
+		"truncated_stacks", (json_int_t)g->truncated, "no_thread_state",
+		(json_int_t)g->no_thread, "thread_list_walks", (json_int_t)g->thread_walks,
+		"read_errors", (json_int_t)g->read_errors, "key_notices_lost",
+		(json_int_t)g->key_events_lost, "stacks_unfetchable", (json_int_t)a->stacks_lost,
+		"code_objects_named", (json_int_t)a->sym.stats.code_objects,
+		"code_objects_unreadable", (json_int_t)a->sym.stats.read_errors,
+		"code_objects_freed_before_named", (json_int_t)a->sym.stats.stale);
 }
 
 static json_t *lifecycle_summary_json(const struct alloc_recording *a)
@@ -143,7 +145,7 @@ void alloc_recording_add_json(json_t *root, const struct alloc_recording *a)
 				      (json_int_t)a->total_allocations, "total_bytes",
 				      (json_int_t)a->total_bytes, "distinct_stacks",
 				      (json_int_t)a->n_stacks, "lost_allocations",
-				      (json_int_t)a->agg.counts_full, "health", health_json(a)));
+				      (json_int_t)a->agg.overflow_full, "health", health_json(a)));
 	if (a->sampled) {
 		json_t *alloc = json_object_get(root, "allocations");
 
@@ -174,11 +176,19 @@ static void print_health(FILE *out, const json_t *a)
 {
 	const json_t *h = jobj(a, "health");
 	uint64_t counts_full = ju64(h, "lost_count_map_full"),
+		 by_type = ju64(h, "count_map_full_counted_by_type"),
 		 stacks_full = ju64(h, "stack_map_full_counted_without_stack"),
 		 truncated = ju64(h, "truncated_stacks"), no_thread = ju64(h, "no_thread_state");
 
+	if (by_type)
+		fprintf(out,
+			"  %lu allocations counted by type without a stack (count map full; raise "
+			"--max-sites)\n",
+			(unsigned long)by_type);
 	if (counts_full)
-		fprintf(out, "  LOST: %lu allocations (count map full; raise --max-sites)\n",
+		fprintf(out,
+			"  LOST: %lu allocations (count map and its by-type overflow full; raise "
+			"--max-sites)\n",
 			(unsigned long)counts_full);
 	if (stacks_full)
 		fprintf(out,

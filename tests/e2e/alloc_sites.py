@@ -145,27 +145,37 @@ def check_small_maps(args):
         oracle, stderr = record(args, out, ["--max-sites", "16", "--max-stacks", "16"])
         rec = json.load(open(out))
     h, problems = rec["allocations"]["health"], []
-    if not h["lost_count_map_full"] or rec["allocations"]["lost_allocations"] != \
-            h["lost_count_map_full"]:
-        problems.append(f"count map overflow not reported: {h}")
+    # a full count map: allocations counted by type without their stack, none lost
+    if not h["count_map_full_counted_by_type"] or h["lost_count_map_full"] or \
+            rec["allocations"]["lost_allocations"] != h["lost_count_map_full"]:
+        problems.append(f"count map overflow not counted by type: {h}")
     if "count map was full" not in stderr:
         problems.append(f"no warning on stderr: {stderr}")
+    # so every class's total is exact, whatever the sites its allocations could keep
+    for name, want in oracle["sites"].items():
+        got = sum(s["allocations"] for s in rec["sites"] if s["type"] == name)
+        if got != want["allocations"]:
+            problems.append(f"{name}: {got} allocations over its sites, made "
+                            f"{want['allocations']}")
     # the stack map is an LRU working set: stacks given up before pyobjlife copied them
     # are counted, as are allocations whose stack could not be stored
     unnamed = [s for s in rec["stacks"] if s.get("stack_unavailable")]
     explained = h["stacks_unfetchable"] + (1 if h["stack_map_full_counted_without_stack"] else 0) \
-        + (1 if h["no_thread_state"] else 0)
+        + (1 if h["no_thread_state"] else 0) + h["count_map_full_types"]
     if len(unnamed) > explained:
         problems.append(f"{len(unnamed)} stacks without frames, only {explained} explained by "
                         f"the health counters: {h}")
-    if len(rec["sites"]) > 16 or len(rec["stacks"]) > 16:
+    with_stack = [s for s in rec["sites"] if s["file"] != "<unknown>"]
+    if len(with_stack) > 16 or len(rec["stacks"]) > 16 + h["count_map_full_counted_by_type"]:
         problems.append("more counters than --max-sites allows")
-    if h["allocations_counted"] != rec["allocations"]["total_allocations"]:
+    if h["allocations_counted"] + h["count_map_full_counted_by_type"] != \
+            rec["allocations"]["total_allocations"]:
         problems.append("counted allocations and listed allocations differ")
     if problems:
         fail(f"{args.label}: " + "; ".join(problems))
-    print(f"PASS: {args.label}: {h['lost_count_map_full']} allocations lost to a full count "
-          f"map, {h['stacks_unfetchable']} stacks given up before they were copied, "
+    print(f"PASS: {args.label}: {h['count_map_full_counted_by_type']} allocations counted by "
+          f"type past a full count map (every class's total exact), "
+          f"{h['stacks_unfetchable']} stacks given up before they were copied, "
           f"{h['stack_map_full_counted_without_stack']} allocations counted without a stack, "
           "all reported")
 
