@@ -159,9 +159,13 @@ def check_small_maps(args):
                             f"{want['allocations']}")
     # the stack map is an LRU working set: stacks given up before pyobjlife copied them
     # are counted, as are allocations whose stack could not be stored
+    # (entries are per stack and type: a stack given up may carry several types; the count
+    # map's overflow adds one stackless entry per type)
     unnamed = [s for s in rec["stacks"] if s.get("stack_unavailable")]
-    explained = h["stacks_unfetchable"] + (1 if h["stack_map_full_counted_without_stack"] else 0) \
-        + (1 if h["no_thread_state"] else 0) + h["count_map_full_types"]
+    types = len({s["type"] for s in unnamed})
+    explained = h["count_map_full_types"] + types * (
+        h["stacks_unfetchable"] + (1 if h["stack_map_full_counted_without_stack"] else 0)
+        + (1 if h["no_thread_state"] else 0))
     if len(unnamed) > explained:
         problems.append(f"{len(unnamed)} stacks without frames, only {explained} explained by "
                         f"the health counters: {h}")
