@@ -14,14 +14,13 @@ collections' stacks (GC blame) with every full collection accounted, also in
 the folded flamegraph written with --weight gc-pause.
 Exit 0 pass, 1 fail, 77 skip.
 """
-import argparse
 import json
 import os
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import fail, record_workload, skip  # noqa: E402
+from harness import e2e_args, fail, record_workload  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.realpath(os.path.join(HERE, "..", "workloads", "lifecycle_workload.py"))
@@ -135,15 +134,7 @@ def check_heap(rec, problems):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pyobjlife", required=True)
-    ap.add_argument("--python", required=True)
-    ap.add_argument("--label", required=True)
-    args = ap.parse_args()
-    if os.geteuid() != 0:
-        skip("needs root (BPF uprobes)")
-    if not os.path.exists(args.python):
-        skip(f"{args.python} is not installed")
+    args = e2e_args(__doc__.split("\n")[0])
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "rec.json")
         folded = os.path.join(tmp, "gc-pause.folded")

@@ -9,29 +9,20 @@ the instances the workload made of it: the first class's count must not take
 in the later one's, nor the later one's name swallow the first's.
 Exit 0 pass, 1 fail, 77 skip.
 """
-import argparse
 import json
 import os
 import sys
 import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import fail, record_workload, skip  # noqa: E402
+from harness import e2e_args, fail, record_workload, skip  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.realpath(os.path.join(HERE, "..", "workloads", "type_reuse_workload.py"))
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--pyobjlife", required=True)
-    ap.add_argument("--python", required=True)
-    ap.add_argument("--label", required=True)
-    args = ap.parse_args()
-    if os.geteuid() != 0:
-        skip("needs root (BPF uprobes)")
-    if not os.path.exists(args.python):
-        skip(f"{args.python} is not installed")
+    args = e2e_args(__doc__.split("\n")[0])
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "rec.json")
         cmd = [args.pyobjlife, "record", "--mode", "full", "-o", out]
