@@ -72,12 +72,22 @@ struct {
 	__type(value, struct target_cfg);
 } targets SEC(".maps");
 
+/*
+ * Per target, by target_cfg.slot (userspace gives each target a slot and zeroes
+ * it): the verifier inlines an array lookup, where a hash lookup costs ~40 ns on
+ * every allocation and death.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, PYOBJLIFE_MAX_TARGETS);
-	__type(key, __u32); /* tgid; entries are created by userspace */
+	__type(key, __u32);
 	__type(value, struct gc_agg);
 } gc_aggs SEC(".maps");
+
+static __always_inline struct gc_agg *gc_agg_of(__u32 slot)
+{
+	return bpf_map_lookup_elem(&gc_aggs, &slot);
+}
 
 /*
  * Targets registered before their exec (a launched command, held until its
@@ -202,7 +212,7 @@ static __always_inline int gc_begin(__s32 gen_hint, __u64 learned_bias, bool bia
 	if (stopping)
 		return 0;
 	cfg = bpf_map_lookup_elem(&targets, &tgid);
-	agg = bpf_map_lookup_elem(&gc_aggs, &tgid);
+	agg = cfg ? gc_agg_of(cfg->slot) : NULL;
 	if (!cfg || !agg)
 		return 0;
 	if (bias_learned) {
@@ -292,7 +302,8 @@ static __always_inline void emit(const struct gc_inflight *fl, struct gc_agg *ag
 	submit_lazily(e);
 }
 
-static __always_inline void lifecycle_collection_end(struct gc_agg *agg, __u32 tgid, __u32 tid,
+static __always_inline void lifecycle_collection_end(const struct target_cfg *cfg,
+						     struct gc_agg *agg, __u32 tgid, __u32 tid,
 						     int gen, __u64 pause);
 
 /* The collection took its number at its start: record how it ended, if it did. */
@@ -319,7 +330,7 @@ static __always_inline int gc_end(void)
 	int gen = -1;
 
 	cfg = bpf_map_lookup_elem(&targets, &tgid);
-	agg = bpf_map_lookup_elem(&gc_aggs, &tgid);
+	agg = cfg ? gc_agg_of(cfg->slot) : NULL;
 	if (!cfg || !agg)
 		return 0;
 	fl = bpf_map_lookup_elem(&gc_inflight, &tid);
@@ -361,7 +372,7 @@ static __always_inline int gc_end(void)
 		__sync_fetch_and_add(&agg->recorded, 1);
 		sequence_end(&agg->seq, fl->index, gen);
 		if (cfg->lifecycle)
-			lifecycle_collection_end(agg, tgid, tid, gen, pause);
+			lifecycle_collection_end(cfg, agg, tgid, tid, gen, pause);
 		emit(fl, agg, tgid, tid, gen, pause, collected, uncollectable);
 	}
 out:
@@ -414,12 +425,18 @@ int uretprobe__gc_collect(struct pt_regs *ctx)
 #define PY_GC_HEAD_SIZE	  16
 #define PY_PREHEADER_SIZE 16
 
+/* per target, by target_cfg.slot, as gc_aggs */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, PYOBJLIFE_MAX_TARGETS);
-	__type(key, __u32); /* tgid; entries are created by userspace */
+	__type(key, __u32);
 	__type(value, struct alloc_agg);
 } alloc_aggs SEC(".maps");
+
+static __always_inline struct alloc_agg *alloc_agg_of(__u32 slot)
+{
+	return bpf_map_lookup_elem(&alloc_aggs, &slot);
+}
 
 /*
  * Sized by userspace (--max-stacks). A working set, not a record: userspace reads
@@ -558,15 +575,30 @@ static __always_inline void count_by_type(struct alloc_agg *agg, const struct al
 	__sync_fetch_and_add(&c->bytes, init->bytes);
 }
 
-/* The (stack, type) counter the allocation went to, or NULL when it has none (by type only). */
+static __always_inline __u64 store_stack(struct alloc_agg *agg, __u64 id, struct py_stack *st,
+					 const struct stack_walk_cfg *w);
+
+/*
+ * The (stack, type) counter the allocation went to, or NULL when it has none (by
+ * type only). A counter's stack was stored when the counter was made (userspace
+ * reads it then), so only a new (stack, type) stores the walked stack `st`;
+ * key->stack_id becomes 0 if the stack map has no room for it.
+ */
 static __always_inline struct alloc_count *count_allocation(struct alloc_agg *agg,
-							    const struct alloc_key *key, __s64 size)
+							    struct alloc_key *key, __s64 size,
+							    struct py_stack *st,
+							    const struct stack_walk_cfg *w)
 {
 	/* the rest of a new counter, lifecycle included, starts at zero */
 	struct alloc_count *c, init = { .allocations = 1, .bytes = size > 0 ? size : 0 };
 	bool inserted = false;
 
 	c = bpf_map_lookup_elem(&alloc_counts, key);
+	if (!c && key->stack_id) {
+		key->stack_id = store_stack(agg, key->stack_id, st, w);
+		if (!key->stack_id)
+			c = bpf_map_lookup_elem(&alloc_counts, key);
+	}
 	if (!c) {
 		inserted = !bpf_map_update_elem(&alloc_counts, key, &init, BPF_NOEXIST);
 		if (inserted)
@@ -612,8 +644,6 @@ static __always_inline __u64 store_stack(struct alloc_agg *agg, __u64 id, struct
 	struct tag_ctx tc = { .st = st, .filename_off = w->code_filename_off };
 	int err;
 
-	if (st->flags & PY_STACK_TRUNCATED)
-		__sync_fetch_and_add(&agg->truncated, 1);
 	if (bpf_map_lookup_elem(&stacks, &id))
 		return id;
 	/* only for stacks seen for the first time: no cost per allocation */
@@ -664,9 +694,11 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 	if (stopping)
 		return 0;
 	cfg = bpf_map_lookup_elem(&targets, &tgid);
-	agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+	if (!cfg)
+		return 0;
+	agg = alloc_agg_of(cfg->slot);
 	sc = bpf_map_lookup_elem(&walk_scratch, &zero);
-	if (!cfg || !agg || !sc)
+	if (!agg || !sc)
 		return 0;
 	/* sampled mode between windows: the probe is being attached or detached */
 	if (windowed) {
@@ -706,9 +738,11 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 		}
 		if (sc->st.flags & PY_STACK_READ_ERROR)
 			__sync_fetch_and_add(&agg->read_errors, 1);
-		key.stack_id = store_stack(agg, id, &sc->st, &cfg->walk);
+		if (sc->st.flags & PY_STACK_TRUNCATED)
+			__sync_fetch_and_add(&agg->truncated, 1);
+		key.stack_id = id;
 	}
-	counter = count_allocation(agg, &key, size);
+	counter = count_allocation(agg, &key, size, &sc->st, &cfg->walk);
 	/* an allocation not counted is not followed either: its site has no row */
 	if (cfg->lifecycle && counter)
 		follow_birth(ctx, cfg, agg, &key, counter, op, &th, size, bias);
@@ -833,12 +867,13 @@ static __always_inline void follow_birth(struct pt_regs *ctx, const struct targe
 					 struct alloc_count *c, __u64 op,
 					 const struct type_head *th, __s64 size, __u64 bias)
 {
-	struct gc_agg *gagg = bpf_map_lookup_elem(&gc_aggs, &key->tgid);
+	struct gc_agg *gagg = gc_agg_of(cfg->slot);
 	struct live_object o = {
 		.stack_id = key->stack_id,
 		.type = key->type,
 		.size = size > 0 ? size : 0,
 		.gc_type = !!(th->flags & TPFLAGS_HAVE_GC),
+		.slot = cfg->slot,
 	};
 
 	if (!gagg)
@@ -873,8 +908,9 @@ int uretprobe__alloc_typed(struct pt_regs *ctx)
 	struct gc_agg *gagg;
 	__u64 op = PT_REGS_RC(ctx);
 
-	agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
-	if (!agg)
+	cfg = bpf_map_lookup_elem(&targets, &tgid);
+	agg = cfg ? alloc_agg_of(cfg->slot) : NULL;
+	if (!cfg || !agg)
 		return 0;
 	if (windowed)
 		__sync_fetch_and_add(&agg->hits_return, 1);
@@ -883,10 +919,9 @@ int uretprobe__alloc_typed(struct pt_regs *ctx)
 		/* an untraced type, or a call that began before we attached */
 		return 0;
 	}
-	gagg = bpf_map_lookup_elem(&gc_aggs, &tgid);
-	cfg = windowed ? bpf_map_lookup_elem(&targets, &tgid) : NULL;
+	gagg = gc_agg_of(cfg->slot);
 	/* a window that closed during the call: the object is counted, not followed */
-	if (op && gagg && (!windowed || (cfg && cfg->window_open))) {
+	if (op && gagg && cfg->window_open) {
 		/* a collection the allocator itself ran (3.11 collects synchronously) came first */
 		stamp_birth(&call->obj, gagg);
 		put_live(agg, tgid, op, &call->obj, NULL);
@@ -918,6 +953,21 @@ static __always_inline void count_death(struct alloc_count *c, const struct live
 	__sync_fetch_and_add(&c->lifetime_hist[b], 1);
 }
 
+/*
+ * A death during a collection on this thread is the collector's doing. Only
+ * looked up while one of the interpreter's collections is under way: the
+ * sequence shows it without a hash lookup per death.
+ */
+static __always_inline bool collector_running(const struct gc_agg *gagg, __u32 tid)
+{
+	struct gc_inflight *collecting;
+
+	if (gagg->seq.started == gagg->seq.ended)
+		return false;
+	collecting = bpf_map_lookup_elem(&gc_inflight, &tid);
+	return collecting && !collecting->refused;
+}
+
 /* subtype_dealloc(op), list_dealloc(op), ...: a followed object dies here */
 SEC("uprobe")
 int uprobe__dealloc(struct pt_regs *ctx)
@@ -925,59 +975,64 @@ int uprobe__dealloc(struct pt_regs *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct live_key k = { .addr = PT_REGS_PARM1(ctx), .tgid = tgid };
-	struct gc_inflight *collecting;
+	struct target_cfg *cfg = NULL;
 	struct live_object *found, o;
-	struct target_cfg *cfg;
 	struct alloc_count *c;
 	struct alloc_agg *agg;
 	struct gc_agg *gagg;
 	struct alloc_key key;
 	__u64 now;
 
-	agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
-	if (!agg)
-		return 0;
+	/* sampled mode counts every hit of the target's, for the overhead estimate */
 	if (windowed) {
-		struct target_cfg *tc = bpf_map_lookup_elem(&targets, &tgid);
-
+		cfg = bpf_map_lookup_elem(&targets, &tgid);
+		agg = cfg ? alloc_agg_of(cfg->slot) : NULL;
+		if (!cfg || !agg)
+			return 0;
 		__sync_fetch_and_add(&agg->hits_dealloc, 1);
-		if (tc && single_stepped(tc, bpf_get_attach_cookie(ctx)))
+		if (single_stepped(cfg, bpf_get_attach_cookie(ctx)))
 			__sync_fetch_and_add(&agg->hits_single_step, 1);
 	}
+	/* the key holds the tgid: a miss is also how other processes' hits end */
 	found = bpf_map_lookup_elem(&live, &k);
 	if (!found)
 		return 0;
 	/* the window closed: userspace counts what is left as censored, not as deaths */
-	if (windowed) {
-		cfg = bpf_map_lookup_elem(&targets, &tgid);
-		if (!cfg || !cfg->window_open)
-			return 0;
-	}
+	if (windowed && (!cfg || !cfg->window_open))
+		return 0;
 	now = bpf_ktime_get_ns();
 	o = *found;
 	/* a base type's deallocator called by the subtype's sees the entry gone */
 	if (bpf_map_delete_elem(&live, &k))
 		return 0;
-	gagg = bpf_map_lookup_elem(&gc_aggs, &tgid);
-	if (!gagg)
+	agg = alloc_agg_of(o.slot);
+	gagg = gc_agg_of(o.slot);
+	if (!agg || !gagg)
 		return 0;
 	__sync_fetch_and_add(&agg->deaths, 1);
 	key = (struct alloc_key){ .stack_id = o.stack_id, .type = o.type, .tgid = tgid };
 	c = bpf_map_lookup_elem(&alloc_counts, &key);
 	if (!c)
 		return 0;
-	collecting = bpf_map_lookup_elem(&gc_inflight, &tid);
-	count_death(c, &o, collecting && !collecting->refused,
+	count_death(c, &o, collector_running(gagg, tid),
 		    pyobjlife_generation_at_death(&o, &gagg->seq), now - o.birth_ns);
 	return 0;
 }
 
 /* pymalloc arenas: _PyObject_ArenaMmap and _PyObject_ArenaMunmap, called through a pointer */
+/* The allocation aggregates of the current process, if it is a target. */
+static __always_inline struct alloc_agg *current_alloc_agg(void)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct target_cfg *cfg = bpf_map_lookup_elem(&targets, &tgid);
+
+	return cfg ? alloc_agg_of(cfg->slot) : NULL;
+}
+
 SEC("uprobe")
 int uprobe__arena_alloc(struct pt_regs *ctx)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct alloc_agg *agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+	struct alloc_agg *agg = current_alloc_agg();
 
 	if (agg)
 		__sync_fetch_and_add(&agg->arenas_allocated, 1);
@@ -987,8 +1042,7 @@ int uprobe__arena_alloc(struct pt_regs *ctx)
 SEC("uprobe")
 int uprobe__arena_free(struct pt_regs *ctx)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct alloc_agg *agg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+	struct alloc_agg *agg = current_alloc_agg();
 
 	if (agg)
 		__sync_fetch_and_add(&agg->arenas_freed, 1);
@@ -1116,8 +1170,8 @@ static __always_inline int lifecycle_collection_start(__u64 bias, bool bias_lear
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, zero = 0;
 	struct walk_scratch *sc = bpf_map_lookup_elem(&walk_scratch, &zero);
 	struct target_cfg *cfg = bpf_map_lookup_elem(&targets, &tgid);
-	struct gc_agg *agg = bpf_map_lookup_elem(&gc_aggs, &tgid);
-	struct alloc_agg *aagg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+	struct gc_agg *agg = cfg ? gc_agg_of(cfg->slot) : NULL;
+	struct alloc_agg *aagg = cfg ? alloc_agg_of(cfg->slot) : NULL;
 	__u64 gc;
 
 	if (stopping || !cfg || !agg || !aagg || !sc || !cfg->lifecycle)
@@ -1154,7 +1208,8 @@ int BPF_USDT(usdt__gc_lifecycle)
 	return lifecycle_collection_start(0, false);
 }
 
-static __always_inline void lifecycle_collection_end(struct gc_agg *agg, __u32 tgid, __u32 tid,
+static __always_inline void lifecycle_collection_end(const struct target_cfg *cfg,
+						     struct gc_agg *agg, __u32 tgid, __u32 tid,
 						     int gen, __u64 pause)
 {
 	struct blame_key k = { .tgid = tgid, .generation = gen };
@@ -1177,7 +1232,7 @@ static __always_inline void lifecycle_collection_end(struct gc_agg *agg, __u32 t
 		return;
 	}
 	/* name the stack while its code objects exist, as for a new allocation site */
-	aagg = bpf_map_lookup_elem(&alloc_aggs, &tgid);
+	aagg = alloc_agg_of(cfg->slot);
 	if (aagg && k.stack_id) {
 		struct alloc_key key = { .stack_id = k.stack_id, .tgid = tgid };
 

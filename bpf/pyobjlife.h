@@ -121,6 +121,8 @@ struct target_cfg {
 	 * hits are counted either way, for the overhead estimate).
 	 */
 	__u8 window_open;
+	/* the target's index in the per-target arrays (alloc_aggs, gc_aggs), < MAX_TARGETS */
+	__u8 slot;
 };
 
 /*
@@ -238,7 +240,8 @@ struct live_object {
 	__u32 full_at_birth;	   /* gc_sequence.full when it was born */
 	__u8 gc_type;		   /* Py_TPFLAGS_HAVE_GC: it has a generation */
 	__u8 born_in_collection;   /* collection `started_at_birth` had not ended */
-	__u8 pad[2];
+	__u8 slot;		   /* its target's target_cfg.slot: a death needs no tgid lookup */
+	__u8 pad;
 };
 
 /*

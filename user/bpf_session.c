@@ -47,6 +47,7 @@ int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 	int err;
 
 	memset(s, 0, sizeof(*s));
+	pthread_mutex_init(&s->slot_lock, NULL);
 	s->window_link = o->window_link;
 	s->skel = pyobjlife_bpf__open_opts(&open_opts);
 	if (!s->skel) {
@@ -140,16 +141,74 @@ static void fill_walk_cfg(struct stack_walk_cfg *w, const struct frame_layout *l
 	};
 }
 
-static int create_agg_entry(struct bpf_map *map, __u32 key, size_t size)
+static int zero_agg_entry(struct bpf_map *map, __u32 slot, size_t size)
 {
 	void *zero = calloc(1, size);
 	int err;
 
 	if (!zero)
 		return -ENOMEM;
-	err = bpf_map__update_elem(map, &key, sizeof(key), zero, size, BPF_ANY);
+	err = bpf_map__update_elem(map, &slot, sizeof(slot), zero, size, BPF_ANY);
 	free(zero);
 	return err;
+}
+
+/* The slot holding pid (0: a free one), or -1; under slot_lock. */
+static int find_slot_locked(const struct bpf_session *s, pid_t pid)
+{
+	for (int i = 0; i < PYOBJLIFE_MAX_TARGETS; i++) {
+		if (s->slot_pid[i] == pid)
+			return i;
+	}
+	return -1;
+}
+
+/* The slot of pid's aggregates, or -1. */
+static int slot_of(struct bpf_session *s, pid_t pid)
+{
+	int slot;
+
+	if (!pid)
+		return -1;
+	pthread_mutex_lock(&s->slot_lock);
+	slot = find_slot_locked(s, pid);
+	pthread_mutex_unlock(&s->slot_lock);
+	return slot;
+}
+
+/* pid's slot (kept on a re-registration), its aggregates zeroed; -ENOSPC when all are taken. */
+static int take_slot(struct bpf_session *s, pid_t pid)
+{
+	int slot, err = 0;
+
+	pthread_mutex_lock(&s->slot_lock);
+	slot = find_slot_locked(s, pid);
+	if (slot < 0)
+		slot = find_slot_locked(s, 0);
+	if (slot < 0)
+		err = -ENOSPC;
+	if (!err)
+		err = zero_agg_entry(s->skel->maps.gc_aggs, (__u32)slot, sizeof(struct gc_agg));
+	if (!err)
+		err = zero_agg_entry(s->skel->maps.alloc_aggs, (__u32)slot, sizeof(struct alloc_agg));
+	if (!err)
+		s->slot_pid[slot] = pid;
+	pthread_mutex_unlock(&s->slot_lock);
+	return err ? err : slot;
+}
+
+static void free_slot(struct bpf_session *s, pid_t pid)
+{
+	int slot;
+
+	if (!pid)
+		return;
+	pthread_mutex_lock(&s->slot_lock);
+	slot = find_slot_locked(s, pid);
+	/* zeroed when it is taken again */
+	if (slot >= 0)
+		s->slot_pid[slot] = 0;
+	pthread_mutex_unlock(&s->slot_lock);
 }
 
 /* The entry probes of the plan's allocation and deallocation hooks placed on single-stepped
@@ -188,7 +247,7 @@ static int register_target(struct bpf_session *s, pid_t pid, const struct probe_
 		.bias_known = p->target.bias_known,
 	};
 	__u32 key = (__u32)pid;
-	int err;
+	int err, slot;
 
 	/* the BPF side reads threshold and count as one pair, tp_basicsize and tp_itemsize too */
 	if (l->gen_count_off != l->gen_threshold_off + 4)
@@ -209,10 +268,12 @@ static int register_target(struct bpf_session *s, pid_t pid, const struct probe_
 			cfg.followed_deallocs[i] = p->dealloc.sites[i].vaddr;
 		list_single_stepped(p, cfg.single_step_cookies);
 	}
-	err = create_agg_entry(s->skel->maps.gc_aggs, key, sizeof(struct gc_agg));
-	if (!err)
-		err = create_agg_entry(s->skel->maps.alloc_aggs, key, sizeof(struct alloc_agg));
-	if (!err && o->before_exec) {
+	slot = take_slot(s, pid);
+	if (slot < 0)
+		return slot;
+	cfg.slot = (__u8)slot;
+	err = 0;
+	if (o->before_exec) {
 		__u8 yes = 1;
 
 		err = bpf_map__update_elem(s->skel->maps.exec_expected, &key, sizeof(key), &yes,
@@ -562,8 +623,11 @@ int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan
 
 int bpf_session_read_alloc_agg(struct bpf_session *s, pid_t pid, struct alloc_agg *out)
 {
-	__u32 key = (__u32)pid;
+	int slot = slot_of(s, pid);
+	__u32 key = (__u32)slot;
 
+	if (slot < 0)
+		return -ENOENT;
 	return bpf_map__lookup_elem(s->skel->maps.alloc_aggs, &key, sizeof(key), out, sizeof(*out),
 				    0);
 }
@@ -598,8 +662,11 @@ int bpf_session_ringbuf(struct bpf_session *s, int (*fn)(void *ctx, void *data, 
 
 int bpf_session_read_agg(struct bpf_session *s, pid_t pid, struct gc_agg *out)
 {
-	__u32 key = (__u32)pid;
+	int slot = slot_of(s, pid);
+	__u32 key = (__u32)slot;
 
+	if (slot < 0)
+		return -ENOENT;
 	return bpf_map__lookup_elem(s->skel->maps.gc_aggs, &key, sizeof(key), out, sizeof(*out), 0);
 }
 
@@ -914,8 +981,7 @@ void bpf_session_clear_target(struct bpf_session *s, pid_t pid, bool allocations
 
 	bpf_map__delete_elem(skel->maps.targets, &key, sizeof(key), 0);
 	bpf_map__delete_elem(skel->maps.exec_expected, &key, sizeof(key), 0);
-	bpf_map__delete_elem(skel->maps.gc_aggs, &key, sizeof(key), 0);
-	bpf_map__delete_elem(skel->maps.alloc_aggs, &key, sizeof(key), 0);
+	free_slot(s, pid);
 	/* a target that never counted allocations has nothing in their maps: skip the walks */
 	if (!allocations)
 		return;

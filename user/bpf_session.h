@@ -8,6 +8,7 @@
 #ifndef PYOBJLIFE_BPF_SESSION_H
 #define PYOBJLIFE_BPF_SESSION_H
 
+#include <pthread.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include "pyobjlife.h"
@@ -71,6 +72,12 @@ struct bpf_session {
 	int run_stats_fd;
 	/* several targets: the programs' run time is theirs together (sampled mode models it) */
 	bool programs_shared;
+	/*
+	 * The process whose aggregates each slot of alloc_aggs and gc_aggs holds
+	 * (0: free). Taken by the main loop, freed by the writer, read by progress.
+	 */
+	pid_t slot_pid[PYOBJLIFE_MAX_TARGETS];
+	pthread_mutex_t slot_lock;
 };
 
 struct bpf_session_opts {
