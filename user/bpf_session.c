@@ -190,7 +190,8 @@ static int take_slot(struct bpf_session *s, pid_t pid)
 	if (!err)
 		err = zero_agg_entry(s->skel->maps.gc_aggs, (__u32)slot, sizeof(struct gc_agg));
 	if (!err)
-		err = zero_agg_entry(s->skel->maps.alloc_aggs, (__u32)slot, sizeof(struct alloc_agg));
+		err = zero_agg_entry(s->skel->maps.alloc_aggs, (__u32)slot,
+				     sizeof(struct alloc_agg));
 	if (!err)
 		s->slot_pid[slot] = pid;
 	pthread_mutex_unlock(&s->slot_lock);
