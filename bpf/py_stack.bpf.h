@@ -178,11 +178,15 @@ static __always_inline __u32 frame_instr_offset(const struct stack_walk_cfg *w, 
 	}
 }
 
-/* The thread state each thread was last found with: tid -> PyThreadState address. */
+/*
+ * The thread state each thread was last found with, in the thread's own task
+ * storage: reached through the task, without the hash lookup per allocation a
+ * map keyed by thread id costs, and freed with the thread.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 4096);
-	__type(key, __u32);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, __u64);
 } tstate_cache SEC(".maps");
 
@@ -197,15 +201,16 @@ struct {
 static __always_inline __u64 thread_state(const struct target_cfg *cfg, __u64 runtime,
 					  __u64 *walked, struct walk_scratch *sc, bool *cached)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
-	__u64 *known = bpf_map_lookup_elem(&tstate_cache, &tid), tstate;
+	__u64 *known = bpf_task_storage_get(&tstate_cache, bpf_get_current_task_btf(), 0,
+					    BPF_LOCAL_STORAGE_GET_F_CREATE);
+	__u64 tstate;
 
 	*cached = known && *known && tstate_is_current(&cfg->walk, sc, *known, current_fsbase());
 	if (*cached)
 		return *known;
 	tstate = current_tstate(cfg, runtime, walked, sc);
-	if (tstate)
-		bpf_map_update_elem(&tstate_cache, &tid, &tstate, BPF_ANY);
+	if (known)
+		*known = tstate;
 	return tstate;
 }
 
@@ -213,10 +218,11 @@ static __always_inline __u64 thread_state(const struct target_cfg *cfg, __u64 ru
 static __always_inline __u64 thread_state_refresh(const struct target_cfg *cfg, __u64 runtime,
 						  __u64 *walked, struct walk_scratch *sc)
 {
-	__u32 tid = (__u32)bpf_get_current_pid_tgid();
+	__u64 *known = bpf_task_storage_get(&tstate_cache, bpf_get_current_task_btf(), 0, 0);
 	bool cached;
 
-	bpf_map_delete_elem(&tstate_cache, &tid);
+	if (known)
+		*known = 0;
 	return thread_state(cfg, runtime, walked, sc, &cached);
 }
 
