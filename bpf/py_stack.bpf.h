@@ -28,6 +28,24 @@
 #define PY_FRAME_WINDOW 1024
 #define PY_PAGE_MASK	(~4095ull)
 
+/* tp_basicsize, tp_itemsize and tp_dealloc are adjacent in every version (checked in userspace) */
+struct type_head {
+	__s64 basicsize;
+	__s64 itemsize;
+	__u64 dealloc;
+	__u64 flags;
+};
+
+/* a static type's head, as the allocation programs last read it on this CPU */
+struct type_cache_entry {
+	__u64 type; /* 0: empty */
+	__u32 tgid;
+	__u32 pad;
+	struct type_head head;
+};
+
+#define PY_TYPE_CACHE_SLOTS 64
+
 struct walk_scratch {
 	struct py_stack st;
 	__u8 frame[PYOBJLIFE_FRAME_READ_MAX];
@@ -35,6 +53,7 @@ struct walk_scratch {
 	/* a frame at its end, PYOBJLIFE_FRAME_READ_MAX at most past the window's start */
 	__u8 window[PY_FRAME_WINDOW + PYOBJLIFE_FRAME_READ_MAX];
 	__u64 tstate_frame; /* tstate's frame field, read with its thread id; 0: not read */
+	struct type_cache_entry types[PY_TYPE_CACHE_SLOTS];
 };
 
 struct {

@@ -470,22 +470,12 @@ struct {
 	__type(value, struct alloc_count);
 } alloc_overflow SEC(".maps");
 
-/* tp_basicsize, tp_itemsize and tp_dealloc are adjacent in every version (checked in userspace) */
-struct type_head {
-	__s64 basicsize;
-	__s64 itemsize;
-	__u64 dealloc;
-	__u64 flags;
-};
+#define TPFLAGS_HEAPTYPE (1ull << 9) /* every version */
 
-/*
- * The object's size as sys.getsizeof() reports it: the type's basic size, its
- * items, and the headers the allocator put in front of it (PyGC_Head, and the
- * managed dict/weakref pre-header of 3.11+). -1 when the type is unreadable.
- */
 /* tp_basicsize, tp_itemsize, tp_dealloc and tp_flags: one read of the type where they are close */
-static __always_inline int read_type_head(const struct stack_walk_cfg *w, struct walk_scratch *sc,
-					  __u64 type, struct type_head *ts)
+static __always_inline int read_type_head_from(const struct stack_walk_cfg *w,
+					       struct walk_scratch *sc, __u64 type,
+					       struct type_head *ts)
 {
 	__u32 lo = w->tp_basicsize_off;
 
@@ -503,15 +493,48 @@ static __always_inline int read_type_head(const struct stack_walk_cfg *w, struct
 	return 0;
 }
 
+/*
+ * The type's head, from this CPU's cache when the type is a static one (tuple,
+ * float, dict...: most allocations). A static type lives in a loaded module's
+ * data for the life of the process and its size, deallocator and GC flag never
+ * change, so its entry needs no invalidation. A heap type (a class) can be freed
+ * and another made at its address: it is read every time.
+ */
+static __always_inline int read_type_head(const struct stack_walk_cfg *w, struct walk_scratch *sc,
+					  __u64 type, __u32 tgid, struct type_head *ts)
+{
+	__u32 i = (__u32)((type >> 4) ^ (type >> 12)) & (PY_TYPE_CACHE_SLOTS - 1);
+	struct type_cache_entry *e = &sc->types[i];
+
+	if (e->type == type && e->tgid == tgid) {
+		*ts = e->head;
+		return 0;
+	}
+	if (read_type_head_from(w, sc, type, ts))
+		return -1;
+	if (!(ts->flags & TPFLAGS_HEAPTYPE)) {
+		e->type = type;
+		e->tgid = tgid;
+		e->head = *ts;
+	}
+	return 0;
+}
+
+/*
+ * The object's size as sys.getsizeof() reports it: the type's basic size, its
+ * items, and the headers the allocator put in front of it (PyGC_Head, and the
+ * managed dict/weakref pre-header of 3.11+). -1 when the type is unreadable.
+ */
+
 static __always_inline __s64 object_size(const struct stack_walk_cfg *w, struct walk_scratch *sc,
-					 __u64 type, __u64 op, __s64 nitems, bool have_nitems,
-					 struct type_head *th)
+					 __u32 tgid, __u64 type, __u64 op, __s64 nitems,
+					 bool have_nitems, struct type_head *th)
 {
 	struct type_head ts;
 	__u64 flags;
 	__s64 size;
 
-	if (read_type_head(w, sc, type, &ts))
+	if (read_type_head(w, sc, type, tgid, &ts))
 		return -1;
 	flags = ts.flags;
 	*th = ts;
@@ -717,7 +740,7 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 		__sync_fetch_and_add(&agg->read_errors, 1);
 		return 0;
 	}
-	size = object_size(&cfg->walk, sc, type, op, nitems, have_nitems, &th);
+	size = object_size(&cfg->walk, sc, tgid, type, op, nitems, have_nitems, &th);
 	if (size < 0) {
 		__sync_fetch_and_add(&agg->read_errors, 1);
 		return 0;
@@ -771,8 +794,6 @@ int uprobe__alloc_typed(struct pt_regs *ctx)
 }
 
 /* ---- lifecycle: deaths, generations, census, GC blame, arenas (full mode) ---- */
-
-#define TPFLAGS_HEAPTYPE (1ull << 9)
 
 /* sized by userspace (--max-live); entries are allocated as objects are born */
 struct {
