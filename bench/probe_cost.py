@@ -15,9 +15,21 @@ full`. With T the thread CPU time of the loop and H the empty probes' hits:
   BPF programs, per hit = (T_full - T_empty) / H
   programs / empty      = the second over the first
 
+With --baseline BIN (another build of pyobjlife, e.g. the previous commit's), a
+fourth condition runs that build's full mode in the same rounds, and the table
+shows both builds' programs side by side: on a noisy host only an interleaved
+comparison tells a change from the noise.
+
+With --kernel-stats, kernel.bpf_stats_enabled is on during the rounds and the
+table adds what the kernel measured of each full-mode program per run (birth,
+death): the programs alone, without the trap, far less noisy than thread CPU
+time. The statistics cost every program two clock reads, which the thread-time
+columns then include.
+
 Root. Prints a markdown table; --json writes everything.
 
-  bench/probe_cost.py [--python PY] [--pyobjlife build/pyobjlife] [--rounds 5] [--n 200000]
+  bench/probe_cost.py [--python PY] [--pyobjlife build/pyobjlife] [--baseline BIN]
+                      [--rounds 5] [--n 200000]
 """
 import argparse
 import json
@@ -87,11 +99,11 @@ def run_empty(ctx, kind):
             "return_hits": int(hits[2])}
 
 
-def run_full(ctx, kind):
+def run_full(ctx, kind, binary=None):
     w = start_workload(ctx["python"], kind, ctx["n"])
     with tempfile.TemporaryDirectory(prefix="pyobjlife-probe-cost-") as tmp:
         out = os.path.join(tmp, "rec.json")
-        r = subprocess.Popen([ctx["pyobjlife"], "record", "--mode", "full", "-p", str(w.pid),
+        r = subprocess.Popen([binary or ctx["pyobjlife"], "record", "--mode", "full", "-p", str(w.pid),
                               "-o", out], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                              stderr=subprocess.PIPE, text=True)
         try:
@@ -110,18 +122,27 @@ def run_full(ctx, kind):
             if r.poll() is None:
                 r.kill()
     alloc = rec.get("allocations", {})
-    return {"cpu_s": cpu, "allocations": alloc.get("total_allocations", 0)}
+    programs = rec.get("diagnostics", {}).get("bpf_program_run_time", {})
+    return {"cpu_s": cpu, "allocations": alloc.get("total_allocations", 0),
+            "program_ns_per_run": {name: p["ns_per_run"] for name, p in programs.items()
+                                   if p.get("runs", 0) >= ctx["n"] // 2}}
 
 
-RUNNERS = {"none": run_none, "empty": run_empty, "full": run_full}
+RUNNERS = {"none": run_none, "empty": run_empty, "full": run_full,
+           "baseline": lambda ctx, kind: run_full(ctx, kind, ctx["baseline"])}
+
+
+def conditions(ctx):
+    return CONDITIONS + (["baseline"] if ctx.get("baseline") else [])
 
 
 def measure(ctx, kinds, rounds, log):
-    runs = {k: {c: [] for c in CONDITIONS} for k in kinds}
+    conds = conditions(ctx)
+    runs = {k: {c: [] for c in conds} for k in kinds}
     for r in range(rounds):
         for kind in kinds:
             # rotate the order so no condition always runs first
-            order = CONDITIONS[r % 3:] + CONDITIONS[:r % 3]
+            order = conds[r % len(conds):] + conds[:r % len(conds)]
             for cond in order:
                 res = RUNNERS[cond](ctx, kind)
                 runs[kind][cond].append(res)
@@ -132,7 +153,7 @@ def measure(ctx, kinds, rounds, log):
 def summarize(runs, n):
     rows = {}
     for kind, by in runs.items():
-        t = {c: statistics.median(x["cpu_s"] for x in by[c]) for c in CONDITIONS}
+        t = {c: statistics.median(x["cpu_s"] for x in by[c]) for c in by}
         hits = statistics.median(x["entry_hits"] + x["return_hits"] for x in by["empty"])
         if hits <= 0:
             rows[kind] = {"error": "the empty probes were never hit"}
@@ -143,26 +164,94 @@ def summarize(runs, n):
                       "loop_ns_per_object": t["none"] / n * 1e9,
                       "empty_ns_per_hit": empty_ns, "programs_ns_per_hit": body_ns,
                       "programs_over_empty": body_ns / empty_ns if empty_ns > 0 else None}
+        for cond, label in (("full", "kernel_ns"), ("baseline", "baseline_kernel_ns")):
+            per_run = {}
+            for x in by.get(cond, []):
+                for name, ns in x.get("program_ns_per_run", {}).items():
+                    per_run.setdefault(name, []).append(ns)
+            if per_run:
+                rows[kind][label] = {name: statistics.median(v) for name, v in per_run.items()}
+        if "baseline" in t:
+            base_ns = (t["baseline"] - t["empty"]) / hits * 1e9
+            rows[kind]["baseline_programs_ns_per_hit"] = base_ns
+            rows[kind]["baseline_programs_over_empty"] = (base_ns / empty_ns if empty_ns > 0
+                                                          else None)
     return rows
+
+
+BIRTH_PROGRAMS = ("uprobe__alloc_birth", "uprobe__alloc_typed", "uprobe__alloc_typed_var")
+
+
+def kernel_cell(ns):
+    births = [ns[p] for p in BIRTH_PROGRAMS if p in ns]
+    birth = f"{max(births):.0f}" if births else "-"
+    death = f"{ns['uprobe__dealloc']:.0f}" if "uprobe__dealloc" in ns else "-"
+    return f"{birth} | {death}"
+
+
+def percent(ratio):
+    return f"{ratio * 100:.0f}%" if ratio is not None else "-"
 
 
 def markdown(doc):
     m = doc["machine"]
+    base = doc.get("baseline")
     out = [f"Machine: {m['cpu_model']}, {m['cores']} cores, kernel {m['kernel']}; Python "
            f"{m['python_version']}; {doc['rounds']} rounds of {doc['n']} objects per kind; "
-           "thread CPU time, medians.", "",
+           "thread CPU time, medians."
+           + (f" Baseline build: {base}." if base else ""), "",
            "| kind | hits per object | loop ns/object | empty probe ns/hit | "
-           "full mode's programs ns/hit | programs / empty |",
-           "|---|---:|---:|---:|---:|---:|"]
+           "full mode's programs ns/hit | programs / empty |"
+           + (" baseline's programs ns/hit | baseline / empty |" if base else ""),
+           "|---|---:|---:|---:|---:|---:|" + ("---:|---:|" if base else "")]
     for kind, r in doc["rows"].items():
         if "error" in r:
-            out.append(f"| {kind} | {r['error']} | | | | |")
+            out.append(f"| {kind} | {r['error']} | | | | |" + (" | |" if base else ""))
             continue
-        ratio = r["programs_over_empty"]
-        out.append(f"| {kind} | {r['hits_per_object']:.2f} | {r['loop_ns_per_object']:.0f} | "
-                   f"{r['empty_ns_per_hit']:.0f} | {r['programs_ns_per_hit']:.0f} | "
-                   + (f"{ratio * 100:.0f}% |" if ratio is not None else "- |"))
+        line = (f"| {kind} | {r['hits_per_object']:.2f} | {r['loop_ns_per_object']:.0f} | "
+                f"{r['empty_ns_per_hit']:.0f} | {r['programs_ns_per_hit']:.0f} | "
+                f"{percent(r['programs_over_empty'])} |")
+        if base:
+            line += (f" {r['baseline_programs_ns_per_hit']:.0f} | "
+                     f"{percent(r['baseline_programs_over_empty'])} |")
+        out.append(line)
+    kernel = [(kind, r) for kind, r in doc["rows"].items() if "kernel_ns" in r]
+    if kernel:
+        out += ["", "Kernel-measured run time of each program, ns per run (median of rounds):", "",
+                "| kind | birth | death |" + (" baseline's birth | baseline's death |"
+                                              if base else ""),
+                "|---|---:|---:|" + ("---:|---:|" if base else "")]
+        for kind, r in kernel:
+            line = f"| {kind} | {kernel_cell(r['kernel_ns'])} |"
+            if base:
+                line += f" {kernel_cell(r.get('baseline_kernel_ns', {}))} |"
+            out.append(line)
     return "\n".join(out) + "\n"
+
+
+STATS_SYSCTL = "/proc/sys/kernel/bpf_stats_enabled"
+
+
+class kernel_stats:
+    """kernel.bpf_stats_enabled on inside the block (if asked), restored after."""
+
+    def __init__(self, wanted):
+        self.wanted = wanted
+        self.before = None
+
+    def __enter__(self):
+        if self.wanted:
+            with open(STATS_SYSCTL) as f:
+                self.before = f.read().strip()
+            with open(STATS_SYSCTL, "w") as f:
+                f.write("1")
+        return self
+
+    def __exit__(self, *exc):
+        if self.before is not None:
+            with open(STATS_SYSCTL, "w") as f:
+                f.write(self.before)
+        return False
 
 
 def main():
@@ -170,6 +259,11 @@ def main():
     ap.add_argument("--python", default=None)
     ap.add_argument("--pyobjlife", default=os.path.join(os.path.dirname(HERE), "build",
                                                          "pyobjlife"))
+    ap.add_argument("--baseline", help="another pyobjlife build whose full mode is measured "
+                    "in the same rounds, for a side-by-side comparison")
+    ap.add_argument("--kernel-stats", action="store_true",
+                    help="also report each program's kernel-measured run time "
+                    "(kernel.bpf_stats_enabled=1 during the rounds)")
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--n", type=int, default=200000, help="objects per run (default 200000)")
     ap.add_argument("--kinds", default=",".join(KINDS))
@@ -181,7 +275,8 @@ def main():
     python = a.python or run_bench.default_python()
     pyobjlife = os.path.abspath(a.pyobjlife)
     empty = os.path.join(os.path.dirname(pyobjlife), "pyobjlife-empty-probes")
-    for exe in (pyobjlife, empty):
+    baseline = os.path.abspath(a.baseline) if a.baseline else None
+    for exe in (pyobjlife, empty) + ((baseline,) if baseline else ()):
         if not os.access(exe, os.X_OK):
             sys.exit(f"probe_cost: {exe} is not built")
     kinds = [k for k in a.kinds.split(",") if k]
@@ -189,13 +284,15 @@ def main():
     if unknown:
         sys.exit(f"probe_cost: unknown kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
     log = (lambda msg: None) if a.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
-    ctx = {"python": python, "pyobjlife": pyobjlife, "empty_probes": empty, "n": a.n}
+    ctx = {"python": python, "pyobjlife": pyobjlife, "empty_probes": empty, "n": a.n,
+           "baseline": baseline}
     try:
-        runs = measure(ctx, kinds, a.rounds, log)
-    except (RunError, subprocess.TimeoutExpired) as e:
+        with kernel_stats(a.kernel_stats):
+            runs = measure(ctx, kinds, a.rounds, log)
+    except (RunError, subprocess.TimeoutExpired, OSError) as e:
         sys.exit(f"probe_cost: {e}")
     doc = {"machine": run_bench.machine_info(python, pyobjlife), "rounds": a.rounds, "n": a.n,
-           "rows": summarize(runs, a.n), "runs": runs}
+           "baseline": baseline, "rows": summarize(runs, a.n), "runs": runs}
     if a.json:
         with open(a.json, "w") as f:
             json.dump(doc, f, indent=1)
