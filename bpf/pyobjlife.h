@@ -244,6 +244,8 @@ struct live_object {
 	__u8 pad;
 };
 
+_Static_assert(PYOBJLIFE_MAX_TARGETS <= 256, "a target's slot is kept in a __u8");
+
 /*
  * Collection `n`'s generation counts for an object born during collection `n`
  * in none of the sums below, though the sequence's totals include it: how
