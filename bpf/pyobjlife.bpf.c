@@ -525,7 +525,6 @@ static __always_inline int read_type_head(const struct stack_walk_cfg *w, struct
  * items, and the headers the allocator put in front of it (PyGC_Head, and the
  * managed dict/weakref pre-header of 3.11+). -1 when the type is unreadable.
  */
-
 static __always_inline __s64 object_size(const struct stack_walk_cfg *w, struct walk_scratch *sc,
 					 __u32 tgid, __u64 type, __u64 op, __s64 nitems,
 					 bool have_nitems, struct type_head *th)
