@@ -1,26 +1,123 @@
 // SPDX-License-Identifier: BSD-2-Clause
 /* Copyright (c) 2026 The pyobjlife authors */
 /* The allocation views of a recording: its JSON sites and stacks, and their text tables. */
+#include <search.h>
 #include <stdlib.h>
 #include <string.h>
 #include "array_sort.h"
 #include "recording.h"
 #include "render_internal.h"
 
-static json_t *frame_json(const struct code_location *f)
+/*
+ * One JSON node per distinct frame and per stack, shared by every row that has
+ * it (jansson counts references; the text written is the same). An import-heavy
+ * start-up has 65,000 (stack, type) rows over 45,000 stacks, 1.5 million frames
+ * of which 8,000 differ: built one by one they took ~1 GiB and seconds to make
+ * and free.
+ */
+struct json_reuse {
+	void *frames; /* tsearch tree of struct frame_node */
+	void *stacks; /* tsearch tree of struct stack_node */
+};
+
+struct frame_node {
+	const char *file, *function; /* interned by the symbolizer: compared as pointers */
+	int line;
+	json_t *json;
+};
+
+struct stack_node {
+	const struct resolved_stack *stack;
+	json_t *json;
+};
+
+static int cmp_frame_node(const void *a, const void *b)
+{
+	const struct frame_node *x = a, *y = b;
+
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	if (x->function != y->function)
+		return x->function < y->function ? -1 : 1;
+	return (x->line > y->line) - (x->line < y->line);
+}
+
+static int cmp_stack_node(const void *a, const void *b)
+{
+	const struct stack_node *x = a, *y = b;
+
+	return x->stack < y->stack ? -1 : x->stack > y->stack;
+}
+
+static void free_frame_node(void *p)
+{
+	json_decref(((struct frame_node *)p)->json);
+	free(p);
+}
+
+static void free_stack_node(void *p)
+{
+	json_decref(((struct stack_node *)p)->json);
+	free(p);
+}
+
+static void json_reuse_free(struct json_reuse *r)
+{
+	tdestroy(r->frames, free_frame_node);
+	tdestroy(r->stacks, free_stack_node);
+	r->frames = r->stacks = NULL;
+}
+
+static json_t *new_frame_json(const struct code_location *f)
 {
 	return json_pack("{s:s, s:i, s:s}", "file", f->file, "line", f->line, "function",
 			 f->function);
 }
 
-/* Root first, as flamegraphs and people read them. */
-static json_t *frames_json(const struct resolved_stack *st)
+/* A new reference to the frame's node (a fresh node if it cannot be kept). */
+static json_t *frame_json(struct json_reuse *r, const struct code_location *f)
 {
-	json_t *arr = json_array();
+	struct frame_node probe = { .file = f->file, .function = f->function, .line = f->line };
+	struct frame_node **found = tfind(&probe, &r->frames, cmp_frame_node), *n;
 
+	if (found)
+		return json_incref((*found)->json);
+	n = malloc(sizeof(*n));
+	if (!n)
+		return new_frame_json(f);
+	*n = probe;
+	n->json = new_frame_json(f);
+	if (!n->json || !tsearch(n, &r->frames, cmp_frame_node)) {
+		json_t *j = n->json;
+
+		free(n);
+		return j;
+	}
+	return json_incref(n->json);
+}
+
+/* Root first, as flamegraphs and people read them. A new reference. */
+static json_t *frames_json(struct json_reuse *r, const struct resolved_stack *st)
+{
+	struct stack_node probe = { .stack = st }, **found, *n;
+	json_t *arr;
+
+	found = st ? tfind(&probe, &r->stacks, cmp_stack_node) : NULL;
+	if (found)
+		return json_incref((*found)->json);
+	arr = json_array();
 	for (int i = st ? st->depth - 1 : -1; i >= 0; i--)
-		json_array_append_new(arr, frame_json(&st->frames[i]));
-	return arr;
+		json_array_append_new(arr, frame_json(r, &st->frames[i]));
+	n = st && arr ? malloc(sizeof(*n)) : NULL;
+	if (!n)
+		return arr;
+	n->stack = st;
+	n->json = arr;
+	if (!tsearch(n, &r->stacks, cmp_stack_node)) {
+		free(n);
+		return arr;
+	}
+	return json_incref(arr);
 }
 
 /*
@@ -58,7 +155,7 @@ static json_t *sites_json(const struct alloc_recording *a)
 	return arr;
 }
 
-static json_t *stacks_json(const struct alloc_recording *a)
+static json_t *stacks_json(const struct alloc_recording *a, struct json_reuse *reuse)
 {
 	json_t *arr = json_array();
 
@@ -68,7 +165,7 @@ static json_t *stacks_json(const struct alloc_recording *a)
 		bool unavailable = !row->stack || row->stack->unavailable;
 
 		json_t *e = json_pack("{s:o, s:s, s:I, s:I, s:b, s:b}", "frames",
-				      frames_json(row->stack), "type", row->type, "allocations",
+				      frames_json(reuse, row->stack), "type", row->type, "allocations",
 				      (json_int_t)row->allocations, "bytes", (json_int_t)row->bytes,
 				      "truncated", truncated, "stack_unavailable", unavailable);
 
@@ -119,7 +216,7 @@ static json_t *lifecycle_summary_json(const struct alloc_recording *a)
 			 "gc_blame_collections", (json_int_t)a->blame_total_collections);
 }
 
-static json_t *blame_json(const struct alloc_recording *a)
+static json_t *blame_json(const struct alloc_recording *a, struct json_reuse *reuse)
 {
 	json_t *arr = json_array();
 
@@ -127,7 +224,7 @@ static json_t *blame_json(const struct alloc_recording *a)
 		const struct blame_row *b = &a->blame[i];
 
 		json_array_append_new(arr, json_pack("{s:o, s:b, s:i, s:I, s:I}", "frames",
-						     frames_json(b->stack), "stack_unavailable",
+						     frames_json(reuse, b->stack), "stack_unavailable",
 						     !b->stack || b->stack->unavailable,
 						     "generation", b->generation, "collections",
 						     (json_int_t)b->collections, "pause_ns",
@@ -138,6 +235,8 @@ static json_t *blame_json(const struct alloc_recording *a)
 
 void alloc_recording_add_json(json_t *root, const struct alloc_recording *a)
 {
+	struct json_reuse reuse = { 0 };
+
 	json_object_set_new(root, "allocations",
 			    json_pack("{s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:o}", "hooks",
 				      a->method, "coverage", a->coverage, "stack_depth_limit",
@@ -158,7 +257,7 @@ void alloc_recording_add_json(json_t *root, const struct alloc_recording *a)
 			json_object_set_new(root, "sampling", sampler_to_json(a->sampler));
 	}
 	json_object_set_new(root, "sites", sites_json(a));
-	json_object_set_new(root, "stacks", stacks_json(a));
+	json_object_set_new(root, "stacks", stacks_json(a, &reuse));
 	json_object_set_new(root, "lifecycle", lifecycle_summary_json(a));
 	if (a->sampled) {
 		json_t *health = json_object_get(json_object_get(root, "lifecycle"), "health");
@@ -169,7 +268,8 @@ void alloc_recording_add_json(json_t *root, const struct alloc_recording *a)
 				    json_integer((json_int_t)a->censored_without_row));
 	}
 	json_object_set_new(root, "census", census_log_json(&a->census));
-	json_object_set_new(root, "gc_blame", blame_json(a));
+	json_object_set_new(root, "gc_blame", blame_json(a, &reuse));
+	json_reuse_free(&reuse);
 }
 
 static void print_health(FILE *out, const json_t *a)
