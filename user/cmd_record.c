@@ -572,6 +572,7 @@ static int write_outputs(struct session *s, struct target *t)
 	struct render_opts o = { .weight = c->weight,
 				 .weight_given = c->weight_given,
 				 .top = c->top };
+	uint64_t t0 = monotonic_ns(), t1;
 	json_t *rec = recording_to_json(&t->rec);
 	char written[4096] = "", path[PATH_MAX];
 	int rc = 0;
@@ -580,6 +581,8 @@ static int write_outputs(struct session *s, struct target *t)
 		pr_err("out of memory while building the recording");
 		return EXIT_RUNTIME;
 	}
+	t1 = monotonic_ns();
+	pr_debug("%sbuilt the recording in %.1f ms", t->who, (t1 - t0) / 1e6);
 	add_session_members(s, t, rec);
 	if (!c->n_outputs) {
 		if (s->many && s->n_written && fputc('\n', stdout) == EOF)
@@ -604,6 +607,7 @@ static int write_outputs(struct session *s, struct target *t)
 			snprintf(written + used, sizeof(written) - used, "%s%s", used ? ", " : "",
 				 s->many ? path : p);
 	}
+	pr_debug("%swrote the outputs in %.1f ms", t->who, (monotonic_ns() - t1) / 1e6);
 	if (written[0] && !log_quiet)
 		render_summary(stderr, rec, written);
 	s->n_written++;

@@ -232,9 +232,56 @@ int render_check(const json_t *rec, enum output_format f, const struct render_op
 	return 0;
 }
 
+#define JSON_WRITE_BUFFER (1u << 20)
+
+struct json_writer {
+	FILE *out;
+	char *buf;
+	size_t used;
+	bool failed;
+};
+
+static int json_writer_flush(struct json_writer *w)
+{
+	if (w->used && fwrite(w->buf, 1, w->used, w->out) != w->used)
+		w->failed = true;
+	w->used = 0;
+	return w->failed ? -1 : 0;
+}
+
+/* jansson hands over every token alone: gathered here, written a megabyte at a time */
+static int json_writer_take(const char *data, size_t size, void *ctx)
+{
+	struct json_writer *w = ctx;
+
+	if (w->used + size > JSON_WRITE_BUFFER && json_writer_flush(w))
+		return -1;
+	if (size > JSON_WRITE_BUFFER)
+		return fwrite(data, 1, size, w->out) == size ? 0 : -1;
+	memcpy(w->buf + w->used, data, size);
+	w->used += size;
+	return 0;
+}
+
+int json_write_file(const json_t *j, FILE *out, size_t flags)
+{
+	struct json_writer w = { .out = out, .buf = malloc(JSON_WRITE_BUFFER) };
+	int err;
+
+	if (!w.buf)
+		return json_dumpf(j, out, flags) || fputc('\n', out) == EOF ? -1 : 0;
+	err = json_dump_callback(j, json_writer_take, &w, flags);
+	if (!err)
+		err = json_writer_take("\n", 1, &w);
+	if (json_writer_flush(&w))
+		err = -1;
+	free(w.buf);
+	return err ? -1 : 0;
+}
+
 static int render_json(FILE *out, const json_t *rec)
 {
-	if (json_dumpf(rec, out, JSON_INDENT(1) | JSON_PRESERVE_ORDER) || fputc('\n', out) == EOF) {
+	if (json_write_file(rec, out, JSON_INDENT(1) | JSON_PRESERVE_ORDER)) {
 		pr_err("failed to write the recording JSON");
 		return -1;
 	}

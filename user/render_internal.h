@@ -14,6 +14,8 @@
  * type reads as empty (0, NULL, the default), so an old, partial or edited
  * recording renders what it has instead of crashing a renderer.
  */
+/* The JSON and a newline, written through a large buffer; 0 or -1. */
+int json_write_file(const json_t *j, FILE *out, size_t flags);
 const char *jstr(const json_t *o, const char *key, const char *def);
 /* A count: an integer, or a real (scaled estimates) rounded; negative or absent: 0. */
 uint64_t ju64(const json_t *o, const char *key);

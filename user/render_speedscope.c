@@ -138,8 +138,7 @@ int render_speedscope(FILE *out, const json_t *rec, const struct render_opts *o)
 	}
 	if (!file)
 		pr_err("out of memory while building the speedscope file");
-	else if (json_dumpf(file, out, JSON_COMPACT | JSON_PRESERVE_ORDER) ||
-		 fputc('\n', out) == EOF)
+	else if (json_write_file(file, out, JSON_COMPACT | JSON_PRESERVE_ORDER))
 		pr_err("failed to write the speedscope file");
 	else
 		err = 0;
