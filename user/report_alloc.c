@@ -164,10 +164,11 @@ static json_t *stacks_json(const struct alloc_recording *a, struct json_reuse *r
 		bool truncated = row->stack && row->stack->truncated;
 		bool unavailable = !row->stack || row->stack->unavailable;
 
-		json_t *e = json_pack("{s:o, s:s, s:I, s:I, s:b, s:b}", "frames",
-				      frames_json(reuse, row->stack), "type", row->type, "allocations",
-				      (json_int_t)row->allocations, "bytes", (json_int_t)row->bytes,
-				      "truncated", truncated, "stack_unavailable", unavailable);
+		json_t *e =
+			json_pack("{s:o, s:s, s:I, s:I, s:b, s:b}", "frames",
+				  frames_json(reuse, row->stack), "type", row->type, "allocations",
+				  (json_int_t)row->allocations, "bytes", (json_int_t)row->bytes,
+				  "truncated", truncated, "stack_unavailable", unavailable);
 
 		add_sampled_counts(e, a, row->observed_allocations, row->observed_bytes,
 				   row->censored, row->censored_bytes);
@@ -223,12 +224,12 @@ static json_t *blame_json(const struct alloc_recording *a, struct json_reuse *re
 	for (size_t i = 0; i < a->n_blame; i++) {
 		const struct blame_row *b = &a->blame[i];
 
-		json_array_append_new(arr, json_pack("{s:o, s:b, s:i, s:I, s:I}", "frames",
-						     frames_json(reuse, b->stack), "stack_unavailable",
-						     !b->stack || b->stack->unavailable,
-						     "generation", b->generation, "collections",
-						     (json_int_t)b->collections, "pause_ns",
-						     (json_int_t)b->pause_ns));
+		json_array_append_new(
+			arr, json_pack("{s:o, s:b, s:i, s:I, s:I}", "frames",
+				       frames_json(reuse, b->stack), "stack_unavailable",
+				       !b->stack || b->stack->unavailable, "generation",
+				       b->generation, "collections", (json_int_t)b->collections,
+				       "pause_ns", (json_int_t)b->pause_ns));
 	}
 	return arr;
 }
