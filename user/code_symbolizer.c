@@ -23,6 +23,8 @@ struct code_header {
 	int32_t firstlineno, firsttraceable;
 };
 
+#define LINE_MEMO 4
+
 struct code_entry {
 	uint64_t addr;
 	uint64_t epoch; /* when the header was last compared with the target's */
@@ -30,6 +32,14 @@ struct code_entry {
 	const char *file, *function;
 	uint8_t *linetable;
 	size_t linetable_len;
+	/*
+	 * The last lines looked up, by offset: a burst of new stacks (imports) goes
+	 * through the same few calls of the same functions thousands of times, and
+	 * a line-table scan was a third of naming a stack.
+	 */
+	uint32_t memo_offset[LINE_MEMO];
+	int memo_line[LINE_MEMO];
+	uint8_t memo_used, memo_next;
 };
 
 struct type_entry {
@@ -317,13 +327,14 @@ static void bound_code_cache(struct symbolizer *s)
 	s->stats.code_flushes++;
 }
 
-static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code)
+/* `recheck`: compare with the target's memory even if this batch already did. */
+static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code, bool recheck)
 {
 	struct code_header now;
 	struct code_entry *e, **node;
 
 	node = tfind(&code, &s->codes, cmp_addr);
-	if (node && (*node)->epoch == s->epoch)
+	if (node && (*node)->epoch == s->epoch && !recheck)
 		return *node;
 	if (read_code_header(s, code, &now))
 		return NULL;
@@ -362,11 +373,32 @@ void symbolizer_next_epoch(struct symbolizer *s)
 	s->epoch++;
 }
 
+static int code_line(const struct symbolizer *s, struct code_entry *e, uint32_t offset)
+{
+	int line;
+
+	for (int i = 0; i < e->memo_used; i++) {
+		if (e->memo_offset[i] == offset)
+			return e->memo_line[i];
+	}
+	line = line_table_lookup(s->line_format, e->linetable, e->linetable_len, e->hdr.firstlineno,
+				 offset);
+	e->memo_offset[e->memo_next] = offset;
+	e->memo_line[e->memo_next] = line;
+	e->memo_next = (e->memo_next + 1) % LINE_MEMO;
+	if (e->memo_used < LINE_MEMO)
+		e->memo_used++;
+	return line;
+}
+
 int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32_t tag,
 		    struct code_location *out)
 {
-	struct code_entry *e = lookup_code(s, code);
+	struct code_entry *e = lookup_code(s, code, false);
 
+	/* not the object the stack saw: it may have taken the address since this batch checked */
+	if (e && tag && pyobjlife_code_tag(e->hdr.filename, e->hdr.name) != tag)
+		e = lookup_code(s, code, true);
 	if (!e) {
 		s->stats.read_errors++;
 		return -EFAULT;
@@ -378,8 +410,7 @@ int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32
 	out->file = e->file;
 	out->function = e->function;
 	out->firstlineno = e->hdr.firstlineno;
-	out->line = line_table_lookup(s->line_format, e->linetable, e->linetable_len,
-				      e->hdr.firstlineno, offset);
+	out->line = code_line(s, e, offset);
 	/* 3.11+: frames pushed but not yet at their first traceable instruction */
 	out->incomplete = s->layout->code_firsttraceable_off != FRAME_LAYOUT_NONE &&
 			  (int64_t)(int32_t)offset < (int64_t)e->hdr.firsttraceable * 2;
