@@ -397,8 +397,12 @@ int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32
 	struct code_entry *e = lookup_code(s, code, false);
 
 	/* not the object the stack saw: it may have taken the address since this batch checked */
-	if (e && tag && pyobjlife_code_tag(e->hdr.filename, e->hdr.name) != tag)
-		e = lookup_code(s, code, true);
+	if (e && tag && pyobjlife_code_tag(e->hdr.filename, e->hdr.name) != tag) {
+		struct code_entry *now = lookup_code(s, code, true);
+
+		/* unreadable now: the one the stack saw is gone all the same */
+		e = now ? now : e;
+	}
 	if (!e) {
 		s->stats.read_errors++;
 		return -EFAULT;
