@@ -6,7 +6,7 @@ Print "ready", wait for a line on stdin (the profiler is attached), then:
    (stack, type) sites in a second, each module's body freed once it has run;
 2. compile, run and drop MADE functions, one at a time: made_<i> makes MARKERS
    Marker instances, waits a few milliseconds and returns, and its code object
-   is freed as soon as it is dropped.
+   is freed at the next young collection, with those of the functions before it.
 Print the oracle as JSON ({"made": {name: markers}, "modules": [...]}) and wait
 for a last line. Kept compatible with 3.8.
 """
@@ -45,6 +45,8 @@ def run_made():
         exec(compile(source, "<made_%d>" % i, "exec"), namespace)
         namespace["made_%d" % i]()
         made["made_%d" % i] = MARKERS
+        # the function and its globals form a cycle: the code object goes at the next
+        # young collection, a few functions later (see tests/e2e/naming_burst.py)
         del namespace
     return made
 
