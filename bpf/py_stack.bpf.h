@@ -36,12 +36,17 @@ struct type_head {
 	__u64 flags;
 };
 
-/* a static type's head, as the allocation programs last read it on this CPU */
+/*
+ * A static type's head, as the allocation programs last read it on this CPU.
+ * `check` covers every other field: a program preempted while writing an entry,
+ * and another one writing it meanwhile, leave an entry that fails it.
+ */
 struct type_cache_entry {
-	__u64 type; /* 0: empty */
-	__u32 tgid;
+	__u64 type;	  /* 0: empty */
+	__u32 generation; /* target_cfg.generation of the process that read it */
 	__u32 pad;
 	struct type_head head;
+	__u64 check;
 };
 
 #define PY_TYPE_CACHE_SLOTS 64

@@ -240,7 +240,9 @@ static __always_inline int gc_begin(__s32 gen_hint, __u64 learned_bias, bool bia
 		__sync_fetch_and_add(&agg->inflight_full, 1);
 		/* its end will not be seen: objects born during it get no generation from it */
 		agg->seq.gen_of[fl.index % PYOBJLIFE_GC_RING] = PYOBJLIFE_GEN_NONE;
+		return 0;
 	}
+	__sync_fetch_and_add(&agg->collections_running, 1);
 	return 0;
 }
 
@@ -342,6 +344,7 @@ static __always_inline int gc_end(void)
 	}
 	if (fl->refused)
 		goto out;
+	__sync_fetch_and_sub(&agg->collections_running, 1);
 	pause = bpf_ktime_get_ns() - fl->t_start_ns;
 	if (read_stats(cfg, fl->gc_addr, after)) {
 		__sync_fetch_and_add(&agg->read_errors, 1);
@@ -500,22 +503,35 @@ static __always_inline int read_type_head_from(const struct stack_walk_cfg *w,
  * change, so its entry needs no invalidation. A heap type (a class) can be freed
  * and another made at its address: it is read every time.
  */
+static __always_inline __u64 type_cache_check(__u64 type, __u32 generation,
+					      const struct type_head *h)
+{
+	__u64 x = FNV_OFFSET ^ type ^ ((__u64)generation << 32);
+
+	x = (x ^ (__u64)h->basicsize) * FNV_PRIME;
+	x = (x ^ (__u64)h->itemsize) * FNV_PRIME;
+	x = (x ^ h->dealloc) * FNV_PRIME;
+	return (x ^ h->flags) * FNV_PRIME;
+}
+
 static __always_inline int read_type_head(const struct stack_walk_cfg *w, struct walk_scratch *sc,
-					  __u64 type, __u32 tgid, struct type_head *ts)
+					  __u64 type, __u32 generation, struct type_head *ts)
 {
 	__u32 i = (__u32)((type >> 4) ^ (type >> 12)) & (PY_TYPE_CACHE_SLOTS - 1);
 	struct type_cache_entry *e = &sc->types[i];
 
-	if (e->type == type && e->tgid == tgid) {
+	if (e->type == type && e->generation == generation) {
 		*ts = e->head;
-		return 0;
+		if (e->check == type_cache_check(type, generation, ts))
+			return 0;
 	}
 	if (read_type_head_from(w, sc, type, ts))
 		return -1;
 	if (!(ts->flags & TPFLAGS_HEAPTYPE)) {
 		e->type = type;
-		e->tgid = tgid;
+		e->generation = generation;
 		e->head = *ts;
+		e->check = type_cache_check(type, generation, ts);
 	}
 	return 0;
 }
@@ -526,14 +542,14 @@ static __always_inline int read_type_head(const struct stack_walk_cfg *w, struct
  * managed dict/weakref pre-header of 3.11+). -1 when the type is unreadable.
  */
 static __always_inline __s64 object_size(const struct stack_walk_cfg *w, struct walk_scratch *sc,
-					 __u32 tgid, __u64 type, __u64 op, __s64 nitems,
+					 __u32 generation, __u64 type, __u64 op, __s64 nitems,
 					 bool have_nitems, struct type_head *th)
 {
 	struct type_head ts;
 	__u64 flags;
 	__s64 size;
 
-	if (read_type_head(w, sc, type, tgid, &ts))
+	if (read_type_head(w, sc, type, generation, &ts))
 		return -1;
 	flags = ts.flags;
 	*th = ts;
@@ -600,6 +616,9 @@ static __always_inline void count_by_type(struct alloc_agg *agg, const struct al
 static __always_inline __u64 store_stack(struct alloc_agg *agg, __u64 id, struct py_stack *st,
 					 const struct stack_walk_cfg *w);
 
+/* an existing counter's stack is looked up once in this many allocations */
+#define STACK_REFRESH_MASK 63
+
 /*
  * The (stack, type) counter the allocation went to, or NULL when it has none (by
  * type only). A counter's stack was stored when the counter was made (userspace
@@ -620,6 +639,13 @@ static __always_inline struct alloc_count *count_allocation(struct alloc_agg *ag
 		key->stack_id = store_stack(agg, key->stack_id, st, w);
 		if (!key->stack_id)
 			c = bpf_map_lookup_elem(&alloc_counts, key);
+	} else if (c && key->stack_id && !(c->allocations & STACK_REFRESH_MASK)) {
+		/*
+		 * Now and then: keeps a busy site's stack recent in the LRU map, and
+		 * stores it again if it gave way before userspace read it (a lost
+		 * notice, a reader behind a burst).
+		 */
+		store_stack(agg, key->stack_id, st, w);
 	}
 	if (!c) {
 		inserted = !bpf_map_update_elem(&alloc_counts, key, &init, BPF_NOEXIST);
@@ -739,7 +765,7 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 		__sync_fetch_and_add(&agg->read_errors, 1);
 		return 0;
 	}
-	size = object_size(&cfg->walk, sc, tgid, type, op, nitems, have_nitems, &th);
+	size = object_size(&cfg->walk, sc, cfg->generation, type, op, nitems, have_nitems, &th);
 	if (size < 0) {
 		__sync_fetch_and_add(&agg->read_errors, 1);
 		return 0;
@@ -975,14 +1001,14 @@ static __always_inline void count_death(struct alloc_count *c, const struct live
 
 /*
  * A death during a collection on this thread is the collector's doing. Only
- * looked up while one of the interpreter's collections is under way: the
- * sequence shows it without a hash lookup per death.
+ * looked up while one of the process's collections is under way: the counter
+ * shows it without a hash lookup per death.
  */
 static __always_inline bool collector_running(const struct gc_agg *gagg, __u32 tid)
 {
 	struct gc_inflight *collecting;
 
-	if (gagg->seq.started == gagg->seq.ended)
+	if (!gagg->collections_running)
 		return false;
 	collecting = bpf_map_lookup_elem(&gc_inflight, &tid);
 	return collecting && !collecting->refused;

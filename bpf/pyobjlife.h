@@ -123,6 +123,8 @@ struct target_cfg {
 	__u8 window_open;
 	/* the target's index in the per-target arrays (alloc_aggs, gc_aggs), < MAX_TARGETS */
 	__u8 slot;
+	/* unique per registration (an exec'd program is registered anew): caches key on it */
+	__u32 generation;
 };
 
 /*
@@ -166,6 +168,8 @@ struct gc_agg {
 	__u64 empty;	      /* collector returned without collecting (already running) */
 	__u64 gen_mismatch;   /* probe's generation argument disagreed with the stats */
 	__u64 inflight_full;  /* no room to remember a started collection */
+	/* collections started and not yet ended (several interpreters may overlap) */
+	__u64 collections_running;
 	/*
 	 * The interpreter's own counters before the first and after the last recorded
 	 * collection: if no collection was missed in between, their difference equals

@@ -163,19 +163,6 @@ static int find_slot_locked(const struct bpf_session *s, pid_t pid)
 	return -1;
 }
 
-/* The slot of pid's aggregates, or -1. */
-static int slot_of(struct bpf_session *s, pid_t pid)
-{
-	int slot;
-
-	if (!pid)
-		return -1;
-	pthread_mutex_lock(&s->slot_lock);
-	slot = find_slot_locked(s, pid);
-	pthread_mutex_unlock(&s->slot_lock);
-	return slot;
-}
-
 /* pid's slot (kept on a re-registration), its aggregates zeroed; -ENOSPC when all are taken. */
 static int take_slot(struct bpf_session *s, pid_t pid)
 {
@@ -273,6 +260,7 @@ static int register_target(struct bpf_session *s, pid_t pid, const struct probe_
 	if (slot < 0)
 		return slot;
 	cfg.slot = (__u8)slot;
+	cfg.generation = __atomic_add_fetch(&s->registrations, 1, __ATOMIC_RELAXED);
 	err = 0;
 	if (o->before_exec) {
 		__u8 yes = 1;
@@ -622,15 +610,33 @@ int bpf_session_attach(struct bpf_session *s, pid_t pid, const struct probe_plan
 	return attach_target(t, o);
 }
 
+/*
+ * pid's entry of a per-target array, read under the slot lock so that the slot
+ * cannot pass to another process in between. 0, or -errno with errno set.
+ */
+static int read_slot_entry(struct bpf_session *s, struct bpf_map *map, pid_t pid, void *out,
+			   size_t size)
+{
+	int slot, err;
+
+	pthread_mutex_lock(&s->slot_lock);
+	slot = pid ? find_slot_locked(s, pid) : -1;
+	if (slot < 0) {
+		err = -ENOENT;
+	} else {
+		__u32 key = (__u32)slot;
+
+		err = bpf_map__lookup_elem(map, &key, sizeof(key), out, size, 0);
+	}
+	pthread_mutex_unlock(&s->slot_lock);
+	if (err)
+		errno = -err;
+	return err;
+}
+
 int bpf_session_read_alloc_agg(struct bpf_session *s, pid_t pid, struct alloc_agg *out)
 {
-	int slot = slot_of(s, pid);
-	__u32 key = (__u32)slot;
-
-	if (slot < 0)
-		return -ENOENT;
-	return bpf_map__lookup_elem(s->skel->maps.alloc_aggs, &key, sizeof(key), out, sizeof(*out),
-				    0);
+	return read_slot_entry(s, s->skel->maps.alloc_aggs, pid, out, sizeof(*out));
 }
 
 struct alloc_maps bpf_session_alloc_maps(const struct bpf_session *s)
@@ -663,12 +669,7 @@ int bpf_session_ringbuf(struct bpf_session *s, int (*fn)(void *ctx, void *data, 
 
 int bpf_session_read_agg(struct bpf_session *s, pid_t pid, struct gc_agg *out)
 {
-	int slot = slot_of(s, pid);
-	__u32 key = (__u32)slot;
-
-	if (slot < 0)
-		return -ENOENT;
-	return bpf_map__lookup_elem(s->skel->maps.gc_aggs, &key, sizeof(key), out, sizeof(*out), 0);
+	return read_slot_entry(s, s->skel->maps.gc_aggs, pid, out, sizeof(*out));
 }
 
 bool bpf_session_target_registered(struct bpf_session *s, pid_t pid)
@@ -982,16 +983,17 @@ void bpf_session_clear_target(struct bpf_session *s, pid_t pid, bool allocations
 
 	bpf_map__delete_elem(skel->maps.targets, &key, sizeof(key), 0);
 	bpf_map__delete_elem(skel->maps.exec_expected, &key, sizeof(key), 0);
-	free_slot(s, pid);
 	/* a target that never counted allocations has nothing in their maps: skip the walks */
-	if (!allocations)
-		return;
-	drain_owned(skel->maps.alloc_counts, owned_alloc_key, key, NULL, NULL);
-	drain_owned(skel->maps.alloc_overflow, owned_alloc_key, key, NULL, NULL);
-	drain_owned(skel->maps.live, owned_live_key, key, NULL, NULL);
-	drain_owned(skel->maps.gc_blame, owned_blame_key, key, NULL, NULL);
-	drain_owned(skel->maps.census, owned_census_key, key, NULL, NULL);
-	drain_owned(skel->maps.typed_calls, owned_typed_call, key, NULL, NULL);
+	if (allocations) {
+		drain_owned(skel->maps.alloc_counts, owned_alloc_key, key, NULL, NULL);
+		drain_owned(skel->maps.alloc_overflow, owned_alloc_key, key, NULL, NULL);
+		drain_owned(skel->maps.live, owned_live_key, key, NULL, NULL);
+		drain_owned(skel->maps.gc_blame, owned_blame_key, key, NULL, NULL);
+		drain_owned(skel->maps.census, owned_census_key, key, NULL, NULL);
+		drain_owned(skel->maps.typed_calls, owned_typed_call, key, NULL, NULL);
+	}
+	/* last: a death still in the live map counts into the slot it names */
+	free_slot(s, pid);
 }
 
 void bpf_session_forget_target(struct bpf_session *s, pid_t pid)

@@ -78,6 +78,7 @@ struct bpf_session {
 	 */
 	pid_t slot_pid[PYOBJLIFE_MAX_TARGETS];
 	pthread_mutex_t slot_lock;
+	uint32_t registrations; /* target_cfg.generation of the last one */
 };
 
 struct bpf_session_opts {
