@@ -97,6 +97,22 @@ def record_workload(workload_cmd, env, pyobjlife_cmd, stop_timeout=60):
     return rc, stderr, oracle
 
 
+def record_full(args, workload):
+    """`record --mode full` of `args.python workload` (the attach protocol), to a JSON
+    file; a non-zero exit fails the test. Returns (the recording, the oracle)."""
+    import json
+    import os
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "rec.json")
+        cmd = [args.pyobjlife, "record", "--mode", "full", "-o", out]
+        rc, stderr, oracle = record_workload([args.python, workload], dict(os.environ), cmd)
+        if rc != 0:
+            fail(f"pyobjlife exited {rc}: {stderr}")
+        with open(out) as f:
+            return json.load(f), oracle
+
+
 def e2e_args(description, extra=False, flags=None):
     """The arguments every end-to-end driver takes (--pyobjlife, --python, --label, and
     with `extra` more pyobjlife options after --; `flags`: boolean options of its own,

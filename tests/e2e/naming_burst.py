@@ -16,13 +16,11 @@ after it made its Marker objects. In `record --mode full`:
   test on the second core the reader falls behind the burst, 1-3% here).
 Exit 0 pass, 1 fail, 77 skip.
 """
-import json
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import e2e_args, fail, record_workload  # noqa: E402
+from harness import e2e_args, fail, record_full  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.realpath(os.path.join(HERE, "..", "workloads", "naming_burst_workload.py"))
@@ -41,14 +39,7 @@ def unnamed_share(rec):
 
 def main():
     args = e2e_args(__doc__.split("\n")[0])
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "rec.json")
-        cmd = [args.pyobjlife, "record", "--mode", "full", "-o", out]
-        rc, stderr, oracle = record_workload([args.python, WORKLOAD], dict(os.environ), cmd)
-        if rc != 0:
-            fail(f"pyobjlife exited {rc}: {stderr}")
-        with open(out) as f:
-            rec = json.load(f)
+    rec, oracle = record_full(args, WORKLOAD)
     recorded = {}
     for s in rec["sites"]:
         if s["type"] == "Marker" and s["function"].startswith("made_"):

@@ -9,13 +9,11 @@ the instances the workload made of it: the first class's count must not take
 in the later one's, nor the later one's name swallow the first's.
 Exit 0 pass, 1 fail, 77 skip.
 """
-import json
 import os
 import sys
-import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from harness import e2e_args, fail, record_workload, skip  # noqa: E402
+from harness import e2e_args, fail, record_full, skip  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOAD = os.path.realpath(os.path.join(HERE, "..", "workloads", "type_reuse_workload.py"))
@@ -23,14 +21,7 @@ WORKLOAD = os.path.realpath(os.path.join(HERE, "..", "workloads", "type_reuse_wo
 
 def main():
     args = e2e_args(__doc__.split("\n")[0])
-    with tempfile.TemporaryDirectory() as tmp:
-        out = os.path.join(tmp, "rec.json")
-        cmd = [args.pyobjlife, "record", "--mode", "full", "-o", out]
-        rc, stderr, oracle = record_workload([args.python, WORKLOAD], dict(os.environ), cmd)
-        if rc != 0:
-            fail(f"pyobjlife exited {rc}: {stderr}")
-        with open(out) as f:
-            rec = json.load(f)
+    rec, oracle = record_full(args, WORKLOAD)
     if not oracle["reused_by"]:
         skip(f"no class landed at the first one's address in {len(oracle['counts'])} tries")
     recorded = {}
