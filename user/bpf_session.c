@@ -261,16 +261,21 @@ static int register_target(struct bpf_session *s, pid_t pid, const struct probe_
 		return slot;
 	cfg.slot = (__u8)slot;
 	cfg.generation = __atomic_add_fetch(&s->registrations, 1, __ATOMIC_RELAXED);
-	err = 0;
 	if (o->before_exec) {
 		__u8 yes = 1;
 
 		err = bpf_map__update_elem(s->skel->maps.exec_expected, &key, sizeof(key), &yes,
 					   sizeof(yes), BPF_ANY);
+		if (err)
+			goto fail;
 	}
+	err = bpf_map__update_elem(s->skel->maps.targets, &key, sizeof(key), &cfg, sizeof(cfg),
+				   BPF_ANY);
 	if (!err)
-		err = bpf_map__update_elem(s->skel->maps.targets, &key, sizeof(key), &cfg,
-					   sizeof(cfg), BPF_ANY);
+		return 0;
+fail:
+	/* nothing counts into the slot without the configuration: give it back */
+	free_slot(s, pid);
 	return err;
 }
 
