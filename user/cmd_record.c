@@ -42,6 +42,10 @@ static const char END_EXITED[] = "target exited";
 static const char END_EXECD[] = "target exec'd a new program";
 
 static volatile sig_atomic_t stop_signal;
+/* a second stop signal: no output; the probes are removed first all the same */
+static volatile sig_atomic_t abandon_signal;
+/* nothing of ours is left in any process: a second stop signal may end us at once */
+static volatile sig_atomic_t probes_removed;
 
 /* How a target came to be recorded. */
 enum target_origin {
@@ -139,21 +143,58 @@ struct session {
 	pthread_mutex_t lock;
 };
 
-static void on_stop_signal(int sig)
+static void say(const char *note, size_t len)
 {
-	static const char note[] = "pyobjlife: stopping: detaching the probes and writing the "
-				   "output (interrupt again to abandon the recording)\n";
-
-	stop_signal = sig;
-	/* detaching takes ~0.1 s per perf-event probe: say why nothing happens yet */
-	if (sig == SIGINT && write(STDERR_FILENO, note, sizeof(note) - 1) < 0)
-		stop_signal = sig;
+	if (write(STDERR_FILENO, note, len) < 0)
+		return;
 }
 
-/* SA_RESETHAND: a second Ctrl-C kills pyobjlife at once; the kernel still detaches. */
+/*
+ * A second stop signal abandons the recording but never kills pyobjlife while
+ * its probes are being removed: a process killed in the middle of closing its
+ * uprobe links can leave breakpoints in the target (the kernel's unregister
+ * gives up when the closing thread has a fatal signal pending, "failed to
+ * unregister, leaking uprobe"), which then trap on every call. Once the probes
+ * are gone, it ends pyobjlife at once.
+ */
+static void on_stop_signal(int sig)
+{
+	static const char stopping[] = "pyobjlife: stopping: detaching the probes and writing "
+				       "the output (interrupt again to abandon the recording)\n";
+	static const char abandoning[] = "pyobjlife: abandoning the recording: removing the "
+					 "probes first, no output\n";
+
+	if (!stop_signal) {
+		stop_signal = sig;
+		/* detaching takes ~0.1 s per perf-event probe: say why nothing happens yet */
+		if (sig == SIGINT)
+			say(stopping, sizeof(stopping) - 1);
+		return;
+	}
+	if (probes_removed) {
+		signal(sig, SIG_DFL);
+		raise(sig);
+		return;
+	}
+	if (!abandon_signal) {
+		abandon_signal = sig;
+		say(abandoning, sizeof(abandoning) - 1);
+	}
+}
+
+/* Abandoned (a second stop signal): end as that signal ends a process, the probes gone. */
+static void end_if_abandoned(void)
+{
+	probes_removed = 1;
+	if (!abandon_signal)
+		return;
+	signal(abandon_signal, SIG_DFL);
+	raise(abandon_signal);
+}
+
 static int install_signal_handlers(void)
 {
-	struct sigaction sa = { .sa_handler = on_stop_signal, .sa_flags = SA_RESETHAND };
+	struct sigaction sa = { .sa_handler = on_stop_signal };
 
 	sigemptyset(&sa.sa_mask);
 	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
@@ -1866,11 +1907,15 @@ int cmd_record(const struct cli *c)
 		rc = session_begin(s);
 	if (!rc)
 		rc = run_until_stopped(s);
-	if (!rc) {
+	if (!rc)
 		finish(s);
+	/* every probe is detached by now (finish), or is when the session is freed */
+	if (!rc && !abandon_signal) {
+		probes_removed = 1;
 		rc = write_remaining(s);
 	}
 	session_free(s);
+	end_if_abandoned();
 	return rc;
 }
 
@@ -1887,5 +1932,6 @@ int session_watch(const struct cli *c, const struct session_observer *o)
 		rc = run_until_stopped(s);
 	/* closing the session detaches every probe */
 	session_free(s);
+	end_if_abandoned();
 	return rc;
 }
