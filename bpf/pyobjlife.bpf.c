@@ -462,6 +462,24 @@ struct {
 	__type(value, struct alloc_count);
 } alloc_counts SEC(".maps");
 
+/* A code object already copied for naming: (address, tag, the target's registration). */
+struct snapped_key {
+	__u64 code;
+	__u32 tag;
+	__u32 generation;
+};
+
+/*
+ * Code objects copied once each (EV_CODE_SNAPSHOT). An LRU: one that gives way is
+ * copied again when a new stack holds it, which costs a copy, never a name.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 32768);
+	__type(key, struct snapped_key);
+	__type(value, __u8);
+} snapped_codes SEC(".maps");
+
 /*
  * Allocations whose (stack, type) counter could not be made (alloc_counts full),
  * by type alone (stack_id 0): the per-type totals stay whole on long, varied runs.
@@ -568,24 +586,46 @@ static __always_inline __s64 object_size(const struct stack_walk_cfg *w, struct 
 	return size;
 }
 
-static __always_inline void announce_key(struct alloc_agg *agg, const struct alloc_key *key)
+/* Reserve and fill a notice with room for `name_room` bytes of the type's name. */
+static __always_inline struct alloc_key_event *key_notice(const struct alloc_key *key,
+							  const __u32 name_room)
 {
-	struct alloc_key_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	struct alloc_key_event *e = bpf_ringbuf_reserve(&events, sizeof(*e) + name_room, 0);
 
-	if (!e) {
-		__sync_fetch_and_add(&agg->key_events_lost, 1);
-		return;
-	}
+	if (!e)
+		return NULL;
 	e->kind = EV_ALLOC_KEY;
 	e->tgid = key->tgid;
 	e->stack_id = key->stack_id;
 	e->type = key->type;
-	/*
-	 * Woken at once, unlike collections: userspace must name the stack's code
-	 * objects while they exist, and a target about to exit frees them within
-	 * the poll interval. Once per (stack, type), so the wakeups stay few.
-	 */
-	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+	e->type_name_len = 0;
+	e->pad = 0;
+	return e;
+}
+
+/* `tp_name_off`: where a class's type holds its name; PYOBJLIFE_OFF_NONE for a static type */
+static __always_inline void announce_key(struct alloc_agg *agg, const struct alloc_key *key,
+					 __u32 tp_name_off)
+{
+	struct alloc_key_event *e;
+	long n;
+
+	if (tp_name_off == PYOBJLIFE_OFF_NONE) {
+		e = key_notice(key, 0);
+	} else {
+		e = key_notice(key, PYOBJLIFE_TYPE_NAME_MAX);
+		if (e) {
+			n = bpf_probe_read_user_str(e->type_name, PYOBJLIFE_TYPE_NAME_MAX,
+						    (void *)read_user_u64(key->type + tp_name_off));
+			e->type_name_len = n > 0 ? n : 0;
+		}
+	}
+	if (!e) {
+		__sync_fetch_and_add(&agg->key_events_lost, 1);
+		return;
+	}
+	/* its code objects were copied when the stack was stored: naming can wait */
+	submit_lazily(e);
 }
 
 /*
@@ -614,7 +654,7 @@ static __always_inline void count_by_type(struct alloc_agg *agg, const struct al
 }
 
 static __always_inline __u64 store_stack(struct alloc_agg *agg, __u64 id, struct py_stack *st,
-					 const struct stack_walk_cfg *w);
+					 const struct target_cfg *cfg);
 
 /* an existing counter's stack is looked up once in this many allocations */
 #define STACK_REFRESH_MASK 63
@@ -625,10 +665,9 @@ static __always_inline __u64 store_stack(struct alloc_agg *agg, __u64 id, struct
  * reads it then), so only a new (stack, type) stores the walked stack `st`;
  * key->stack_id becomes 0 if the stack map has no room for it.
  */
-static __always_inline struct alloc_count *count_allocation(struct alloc_agg *agg,
-							    struct alloc_key *key, __s64 size,
-							    struct py_stack *st,
-							    const struct stack_walk_cfg *w)
+static __always_inline struct alloc_count *
+count_allocation(struct alloc_agg *agg, struct alloc_key *key, __s64 size, struct py_stack *st,
+		 const struct target_cfg *cfg, bool heap_type)
 {
 	/* the rest of a new counter, lifecycle included, starts at zero */
 	struct alloc_count *c, init = { .allocations = 1, .bytes = size > 0 ? size : 0 };
@@ -636,7 +675,7 @@ static __always_inline struct alloc_count *count_allocation(struct alloc_agg *ag
 
 	c = bpf_map_lookup_elem(&alloc_counts, key);
 	if (!c && key->stack_id) {
-		key->stack_id = store_stack(agg, key->stack_id, st, w);
+		key->stack_id = store_stack(agg, key->stack_id, st, cfg);
 		if (!key->stack_id)
 			c = bpf_map_lookup_elem(&alloc_counts, key);
 	} else if (c && key->stack_id && !(c->allocations & STACK_REFRESH_MASK)) {
@@ -645,12 +684,13 @@ static __always_inline struct alloc_count *count_allocation(struct alloc_agg *ag
 		 * stores it again if it gave way before userspace read it (a lost
 		 * notice, a reader behind a burst).
 		 */
-		store_stack(agg, key->stack_id, st, w);
+		store_stack(agg, key->stack_id, st, cfg);
 	}
 	if (!c) {
 		inserted = !bpf_map_update_elem(&alloc_counts, key, &init, BPF_NOEXIST);
 		if (inserted)
-			announce_key(agg, key);
+			announce_key(agg, key,
+				     heap_type ? cfg->walk.tp_name_off : PYOBJLIFE_OFF_NONE);
 		/* ours, or the one another CPU inserted first */
 		c = bpf_map_lookup_elem(&alloc_counts, key);
 		if (!c) {
@@ -668,8 +708,106 @@ static __always_inline struct alloc_count *count_allocation(struct alloc_agg *ag
 
 struct tag_ctx {
 	struct py_stack *st;
-	__u32 filename_off;
+	const struct target_cfg *cfg;
+	struct alloc_agg *agg;
 };
+
+/* A pointer field of the copied header; 0 when the version has no such field. */
+static __always_inline __u64 header_pointer(const struct code_snapshot_event *e, __u32 off)
+{
+	__u64 v = 0;
+
+	if (off > PYOBJLIFE_SNAP_HEADER - sizeof(v))
+		return 0;
+	off &= PYOBJLIFE_SNAP_HEADER - 1;
+	__builtin_memcpy(&v, e->header + off, sizeof(v));
+	return v;
+}
+
+/*
+ * Copy `len` bytes at `addr`, or up to the end of its page when the next page
+ * is not mapped (an object near the end of its arena). e->copied says which.
+ */
+static __always_inline void copy_part(struct code_snapshot_event *e, int part, void *dst,
+				      const __u32 len, __u64 addr)
+{
+	__u32 to_page_end;
+
+	e->addr[part] = addr;
+	if (!addr)
+		return;
+	if (!bpf_probe_read_user(dst, len, (void *)addr)) {
+		e->copied |= SNAP_COPIED_FULL(part);
+		return;
+	}
+	to_page_end = PYOBJLIFE_SNAP_PAGE - (addr & (PYOBJLIFE_SNAP_PAGE - 1));
+	if (to_page_end < len && !bpf_probe_read_user(dst, to_page_end, (void *)addr))
+		e->copied |= SNAP_COPIED_TO_PAGE_END(part);
+}
+
+/* Reserve, fill and submit one copy whose line-table window is `window` bytes. */
+static __always_inline bool snapshot_into(struct tag_ctx *c, __u64 code, __u32 tag, __u64 table,
+					  __u64 table_bytes, const __u32 window)
+{
+	const struct stack_walk_cfg *w = &c->cfg->walk;
+	struct code_snapshot_event *e = bpf_ringbuf_reserve(&events, sizeof(*e) + window, 0);
+
+	if (!e)
+		return false;
+	e->kind = EV_CODE_SNAPSHOT;
+	e->tgid = bpf_get_current_pid_tgid() >> 32;
+	e->code = code;
+	e->tag = tag;
+	e->copied = 0;
+	e->linetable_window = window;
+	copy_part(e, SNAP_HEADER, e->header, sizeof(e->header), code);
+	copy_part(e, SNAP_FILENAME, e->filename, sizeof(e->filename),
+		  header_pointer(e, w->code_filename_off));
+	copy_part(e, SNAP_NAME, e->name, sizeof(e->name),
+		  header_pointer(e, w->code_filename_off + 8));
+	copy_part(e, SNAP_QUALNAME, e->qualname, sizeof(e->qualname),
+		  header_pointer(e, w->code_qualname_off));
+	/* exactly the table's bytes: a fixed window could run into an unmapped page */
+	e->addr[SNAP_LINETABLE] = table;
+	if (table_bytes > window)
+		table_bytes = window;
+	if (table && table_bytes && !bpf_probe_read_user(e->linetable, table_bytes, (void *)table))
+		e->copied |= SNAP_COPIED_FULL(SNAP_LINETABLE);
+	submit_lazily(e);
+	return true;
+}
+
+/*
+ * The first stored stack holding a code object copies what names it, in the
+ * target's own context: userspace reads it whenever it gets to it, so the
+ * reader need not be woken per new stack, and a code object freed (or its
+ * address reused) before then is still named right.
+ */
+static __always_inline void snapshot_code(struct tag_ctx *c, __u64 code, __u32 tag)
+{
+	const struct stack_walk_cfg *w = &c->cfg->walk;
+	struct snapped_key k = { .code = code, .tag = tag, .generation = c->cfg->generation };
+	__u64 table, table_bytes = 0;
+	__u8 one = 1;
+	bool sent;
+
+	if (bpf_map_lookup_elem(&snapped_codes, &k))
+		return;
+	/* the line table's length picks the record's size (the ring takes constant sizes) */
+	table = read_user_u64(code + w->code_linetable_off);
+	if (table)
+		table_bytes = w->bytes_data_off + read_user_u64(table + w->ob_size_off);
+	if (table_bytes <= PYOBJLIFE_SNAP_TABLE_SMALL)
+		sent = snapshot_into(c, code, tag, table, table_bytes, PYOBJLIFE_SNAP_TABLE_SMALL);
+	else
+		sent = snapshot_into(c, code, tag, table, table_bytes, PYOBJLIFE_SNAP_TABLE_LARGE);
+	if (!sent) {
+		__sync_fetch_and_add(&c->agg->code_snapshots_lost, 1);
+		return;
+	}
+	__sync_fetch_and_add(&c->agg->code_snapshots, 1);
+	bpf_map_update_elem(&snapped_codes, &k, &one, BPF_ANY);
+}
 
 static long tag_one_frame(__u32 i, void *arg)
 {
@@ -678,18 +816,21 @@ static long tag_one_frame(__u32 i, void *arg)
 
 	if (i >= PYOBJLIFE_MAX_STACK_DEPTH)
 		return 1;
-	if (bpf_probe_read_user(names, sizeof(names), (void *)(c->st->code[i] + c->filename_off)))
+	if (bpf_probe_read_user(names, sizeof(names),
+				(void *)(c->st->code[i] + c->cfg->walk.code_filename_off))) {
 		c->st->code_tag[i] = 0;
-	else
-		c->st->code_tag[i] = pyobjlife_code_tag(names[0], names[1]);
+		return 0;
+	}
+	c->st->code_tag[i] = pyobjlife_code_tag(names[0], names[1]);
+	snapshot_code(c, c->st->code[i], c->st->code_tag[i]);
 	return 0;
 }
 
 /* Store the walked stack once, with its code objects' tags; 0 when it could not be stored. */
 static __always_inline __u64 store_stack(struct alloc_agg *agg, __u64 id, struct py_stack *st,
-					 const struct stack_walk_cfg *w)
+					 const struct target_cfg *cfg)
 {
-	struct tag_ctx tc = { .st = st, .filename_off = w->code_filename_off };
+	struct tag_ctx tc = { .st = st, .cfg = cfg, .agg = agg };
 	int err;
 
 	if (bpf_map_lookup_elem(&stacks, &id))
@@ -790,7 +931,7 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 			__sync_fetch_and_add(&agg->truncated, 1);
 		key.stack_id = id;
 	}
-	counter = count_allocation(agg, &key, size, &sc->st, &cfg->walk);
+	counter = count_allocation(agg, &key, size, &sc->st, cfg, th.flags & TPFLAGS_HEAPTYPE);
 	/* an allocation not counted is not followed either: its site has no row */
 	if (cfg->lifecycle && counter)
 		follow_birth(ctx, cfg, agg, &key, counter, op, &th, size, bias);
@@ -1235,7 +1376,7 @@ static __always_inline int lifecycle_collection_start(__u64 bias, bool bias_lear
 	tstate = current_tstate(cfg, cfg->runtime_vaddr + bias, &walked, sc);
 	if (!tstate)
 		return 0;
-	stack_id = store_stack(aagg, walk_stack(&cfg->walk, tstate, tgid, sc), &sc->st, &cfg->walk);
+	stack_id = store_stack(aagg, walk_stack(&cfg->walk, tstate, tgid, sc), &sc->st, cfg);
 	/* no room: the collection is blamed on no stack, and counted */
 	if (bpf_map_update_elem(&blame_pending, &tid, &stack_id, BPF_ANY))
 		__sync_fetch_and_add(&agg->blame_full, 1);
@@ -1282,7 +1423,7 @@ static __always_inline void lifecycle_collection_end(const struct target_cfg *cf
 	if (aagg && k.stack_id) {
 		struct alloc_key key = { .stack_id = k.stack_id, .tgid = tgid };
 
-		announce_key(aagg, &key);
+		announce_key(aagg, &key, PYOBJLIFE_OFF_NONE);
 	}
 }
 

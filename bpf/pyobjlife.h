@@ -71,11 +71,16 @@ struct stack_walk_cfg {
 	__u32 frame_size;
 	__u32 code_adaptive_off;
 	__u32 code_filename_off; /* co_name follows it */
+	/* a new code object's snapshot (struct code_snapshot_event) also copies these */
+	__u32 code_qualname_off; /* PYOBJLIFE_OFF_NONE before 3.11 */
+	__u32 code_linetable_off;
+	__u32 bytes_data_off; /* a bytes object's first byte of data (ob_size is its size) */
 	__u32 ob_type_off;
 	__u32 ob_size_off;
 	__u32 tp_basicsize_off; /* tp_itemsize follows it */
 	__u32 tp_flags_off;
 	__u32 tp_dealloc_off; /* right after tp_itemsize (checked by userspace) */
+	__u32 tp_name_off;    /* a class's name is copied into its first notice */
 	__u32 max_depth;      /* <= PYOBJLIFE_MAX_STACK_DEPTH */
 	__u8 instr_kind;      /* enum pyobjlife_instr_kind */
 	__u8 owner_skip_from;
@@ -330,15 +335,17 @@ struct census_key {
 
 /* Per-target allocation tracing health: every allocation not counted is counted here. */
 struct alloc_agg {
-	__u64 allocations;     /* probe hits attributed to a (stack, type) */
-	__u64 no_thread;       /* no thread state for the allocating thread */
-	__u64 thread_walks;    /* the GIL holder was not the current thread: list walked */
-	__u64 read_errors;     /* target memory unreadable (object, type or frame) */
-	__u64 truncated;       /* stacks deeper than the depth limit */
-	__u64 stacks_full;     /* stack map full: counted under stack_id 0 */
-	__u64 counts_full;     /* count map full: counted by type alone (alloc_overflow) */
-	__u64 overflow_full;   /* of those, not even by type: the overflow map was full too */
-	__u64 key_events_lost; /* new-key notices the ring buffer could not take */
+	__u64 allocations;	   /* probe hits attributed to a (stack, type) */
+	__u64 no_thread;	   /* no thread state for the allocating thread */
+	__u64 thread_walks;	   /* the GIL holder was not the current thread: list walked */
+	__u64 read_errors;	   /* target memory unreadable (object, type or frame) */
+	__u64 truncated;	   /* stacks deeper than the depth limit */
+	__u64 stacks_full;	   /* stack map full: counted under stack_id 0 */
+	__u64 counts_full;	   /* count map full: counted by type alone (alloc_overflow) */
+	__u64 overflow_full;	   /* of those, not even by type: the overflow map was full too */
+	__u64 key_events_lost;	   /* new-key notices the ring buffer could not take */
+	__u64 code_snapshots;	   /* code objects copied for naming (EV_CODE_SNAPSHOT) */
+	__u64 code_snapshots_lost; /* copies the ring buffer could not take */
 	/* lifecycle */
 	__u64 followed;	       /* births put in the live map */
 	__u64 unfollowed_type; /* births of types whose deallocator is not hooked */
@@ -366,6 +373,57 @@ enum pyobjlife_event_kind {
 	EV_GC_COLLECTION = 1,
 	EV_ALLOC_KEY = 2,
 	EV_CENSUS = 3,
+	EV_CODE_SNAPSHOT = 4,
+};
+
+/*
+ * What a code object's name and lines are read from, copied by the BPF side the
+ * first time a stored stack holds it: its header and a window at the start of
+ * each object the header points to. Userspace names the code object from this
+ * copy, so the name is right however late it reads, even after the code object
+ * (or the whole process) is gone. A name longer than its window is not
+ * copied, a line table longer than the large window is cut (see
+ * user/code_symbolizer.c).
+ */
+#define PYOBJLIFE_SNAP_HEADER	256
+#define PYOBJLIFE_SNAP_FILENAME 256
+#define PYOBJLIFE_SNAP_NAME	128
+/* a line table is copied whole up to this (object header included)... */
+#define PYOBJLIFE_SNAP_TABLE_SMALL 1024
+/* ...or in a larger record up to this (long functions, module bodies) */
+#define PYOBJLIFE_SNAP_TABLE_LARGE 16384
+
+enum pyobjlife_snap_part {
+	SNAP_HEADER,
+	SNAP_FILENAME,
+	SNAP_NAME,
+	SNAP_QUALNAME,
+	SNAP_LINETABLE,
+	SNAP_PARTS,
+};
+
+/*
+ * A part's whole window was read, or (the next page not mapped: an object near
+ * the end of its arena) only up to the end of its page.
+ */
+#define SNAP_COPIED_FULL(part)	      (1u << (part))
+#define SNAP_COPIED_TO_PAGE_END(part) (1u << ((part) + 8))
+#define PYOBJLIFE_SNAP_PAGE	      4096u
+
+struct code_snapshot_event {
+	__u32 kind; /* EV_CODE_SNAPSHOT */
+	__u32 tgid;
+	__u64 code;
+	__u32 tag;    /* pyobjlife_code_tag(), as the stacks holding this code object carry it */
+	__u32 copied; /* SNAP_COPIED_*(part): how much of each part was read */
+	__u64 addr[SNAP_PARTS]; /* where each part was read from (the header's pointers) */
+	__u8 header[PYOBJLIFE_SNAP_HEADER];
+	__u8 filename[PYOBJLIFE_SNAP_FILENAME];
+	__u8 name[PYOBJLIFE_SNAP_NAME];
+	__u8 qualname[PYOBJLIFE_SNAP_NAME];
+	__u32 linetable_window; /* bytes of linetable[]: a PYOBJLIFE_SNAP_TABLE_* */
+	__u32 pad;
+	__u8 linetable[]; /* the line table's bytes object from its start, whole or cut */
 };
 
 /* A census of one generation is complete: its counts are in the census map. */
@@ -380,15 +438,27 @@ struct census_event {
 	__u32 pad;
 };
 
+/* a class's tp_name copied into its first (stack, type) notice, NUL included */
+#define PYOBJLIFE_TYPE_NAME_MAX 128
+
 /*
- * A (stack, type) counted for the first time: userspace names the stack's code
- * objects and the type while they still exist. Once per key, never per allocation.
+ * A (stack, type) counted for the first time: userspace names the stack (from
+ * the code objects' copies) and the type. Once per key, never per allocation.
  */
 struct alloc_key_event {
 	__u32 kind; /* EV_ALLOC_KEY */
 	__u32 tgid;
 	__u64 stack_id;
 	__u64 type;
+	/*
+	 * A class (a heap type) can be freed and another made at its address
+	 * before userspace reads the notice: its name comes with it, in a record
+	 * PYOBJLIFE_TYPE_NAME_MAX bytes longer. 0 for static types (they live as
+	 * long as the process) and when the name could not be read.
+	 */
+	__u32 type_name_len;
+	__u32 pad;
+	char type_name[];
 };
 
 struct gc_event {

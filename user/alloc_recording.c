@@ -173,14 +173,17 @@ static int cmp_key_type(const void *a, const void *b)
  * A class freed and another made at its address: counters announced while the
  * first lived keep its name, however the address is named at the end.
  */
-static void bind_key_type(struct alloc_recording *r, uint64_t stack_id, uint64_t type)
+/* `copied`: the class's name as the BPF side copied it with the notice, or NULL */
+static void bind_key_type(struct alloc_recording *r, uint64_t stack_id, uint64_t type,
+			  const char *copied, size_t copied_len)
 {
 	struct key_type *k, probe = { .stack_id = stack_id, .type = type };
 	const char *name;
 
 	if (tfind(&probe, &r->key_types, cmp_key_type))
 		return;
-	name = symbolizer_type(&r->sym, type);
+	name = copied ? symbolizer_intern_raw(&r->sym, copied, copied_len)
+		      : symbolizer_type(&r->sym, type);
 	k = malloc(sizeof(*k));
 	if (!name || !k) {
 		free(k);
@@ -200,14 +203,27 @@ static const char *key_type_name(struct alloc_recording *r, uint64_t stack_id, u
 }
 
 void alloc_recording_on_key(struct alloc_recording *r, int stacks_fd,
-			    const struct alloc_key_event *e)
+			    const struct alloc_key_event *e, size_t size)
 {
+	bool named = e->type_name_len && size >= sizeof(*e) + PYOBJLIFE_TYPE_NAME_MAX &&
+		     e->type_name_len <= PYOBJLIFE_TYPE_NAME_MAX;
+
 	if (!r->enabled || e->tgid != (uint32_t)r->pid)
 		return;
 	resolve_stack(r, stacks_fd, e->stack_id);
 	/* a collection's triggering stack comes without a type */
 	if (e->type)
-		bind_key_type(r, e->stack_id, e->type);
+		bind_key_type(r, e->stack_id, e->type, named ? e->type_name : NULL,
+			      named ? e->type_name_len : 0);
+}
+
+void alloc_recording_on_code_snapshot(struct alloc_recording *r,
+				      const struct code_snapshot_event *e, size_t size)
+{
+	if (!r->enabled || e->tgid != (uint32_t)r->pid)
+		return;
+	/* a copy that names nothing is counted; its frames fall back to the target's memory */
+	(void)symbolizer_add_snapshot(&r->sym, e, size);
 }
 
 /* Censored objects of one (stack, type), accumulated over the windows. */

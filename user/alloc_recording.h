@@ -131,9 +131,13 @@ void alloc_recording_free(struct alloc_recording *r);
 /* Before each batch of announcements: code objects are re-checked once per batch. */
 void alloc_recording_next_batch(struct alloc_recording *r);
 
-/* A new (stack, type) announced by BPF: name them now, while they exist. */
+/* A new (stack, type) announced by BPF: its frames are named now (from copies, see below). */
 void alloc_recording_on_key(struct alloc_recording *r, int stacks_fd,
-			    const struct alloc_key_event *e);
+			    const struct alloc_key_event *e, size_t size);
+
+/* A new code object's copy (EV_CODE_SNAPSHOT): its stacks are named from it. */
+void alloc_recording_on_code_snapshot(struct alloc_recording *r,
+				      const struct code_snapshot_event *e, size_t size);
 
 /* A census of one generation ended (EV_CENSUS): take its counts out of the map. */
 void alloc_recording_on_census(struct alloc_recording *r, int census_fd,

@@ -368,7 +368,11 @@ static void dispatch_record(struct session *s, void *data, size_t size)
 	if (!t)
 		return;
 	if (size >= sizeof(struct alloc_key_event) && *(__u32 *)data == EV_ALLOC_KEY) {
-		alloc_recording_on_key(&t->rec.alloc, bpf_session_stacks_fd(&s->bpf), data);
+		alloc_recording_on_key(&t->rec.alloc, bpf_session_stacks_fd(&s->bpf), data, size);
+		return;
+	}
+	if (size >= sizeof(struct code_snapshot_event) && *(__u32 *)data == EV_CODE_SNAPSHOT) {
+		alloc_recording_on_code_snapshot(&t->rec.alloc, data, size);
 		return;
 	}
 	if (size >= sizeof(struct census_event) && *(__u32 *)data == EV_CENSUS) {
@@ -406,7 +410,7 @@ static void *consumer_main(void *arg)
 		int err;
 
 		pthread_mutex_unlock(&s->lock);
-		/* the BPF side wakes us at once for a new stack, else when the ring fills */
+		/* the BPF side wakes us only when the ring is a quarter full */
 		err = ring_buffer__poll(s->bpf.rb, CONSUMER_POLL_MS);
 		if (err >= 0)
 			err = ring_buffer__consume(s->bpf.rb);

@@ -2,6 +2,7 @@
 /* Copyright (c) 2026 The pyobjlife authors */
 #include <errno.h>
 #include <search.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include "unaligned.h"
@@ -27,11 +28,13 @@ struct code_header {
 
 struct code_entry {
 	uint64_t addr;
+	uint32_t tag;	/* snapshots: the tag the BPF side copied it under (their key) */
 	uint64_t epoch; /* when the header was last compared with the target's */
 	struct code_header hdr;
 	const char *file, *function;
 	uint8_t *linetable;
 	size_t linetable_len;
+	bool linetable_cut; /* a snapshot's window held only the start of the table */
 	/*
 	 * The last lines looked up, by offset: a burst of new stacks (imports) goes
 	 * through the same few calls of the same functions thousands of times, and
@@ -294,7 +297,7 @@ static int read_code_header(struct symbolizer *s, uint64_t code, struct code_hea
 	return 0;
 }
 
-static int build_entry(struct symbolizer *s, struct code_entry *e)
+static int read_names(struct symbolizer *s, struct code_entry *e)
 {
 	char name[MAX_NAME_CHARS * 4 + 1];
 
@@ -304,7 +307,14 @@ static int build_entry(struct symbolizer *s, struct code_entry *e)
 	if (read_str(s, e->hdr.qualname ? e->hdr.qualname : e->hdr.name, name, sizeof(name)))
 		return -EFAULT;
 	e->function = symbolizer_intern(s, name);
-	return read_bytes(s, e->hdr.linetable, &e->linetable, &e->linetable_len);
+	return 0;
+}
+
+static int build_entry(struct symbolizer *s, struct code_entry *e)
+{
+	int err = read_names(s, e);
+
+	return err ? err : read_bytes(s, e->hdr.linetable, &e->linetable, &e->linetable_len);
 }
 
 static void free_code(void *p)
@@ -373,6 +383,22 @@ void symbolizer_next_epoch(struct symbolizer *s)
 	s->epoch++;
 }
 
+/*
+ * Whether a cut co_lnotab (3.8, 3.9) reaches `offset`: past its last entry a
+ * lookup gives the last line, which a cut table must not. The later formats
+ * answer "no line" past their end by themselves.
+ */
+static bool cut_table_reaches(enum line_table_format f, const struct code_entry *e, uint32_t offset)
+{
+	uint64_t end = 0;
+
+	if (f != LINE_TABLE_LNOTAB || (int32_t)offset < 0)
+		return true;
+	for (size_t i = 0; i + 1 < e->linetable_len; i += 2)
+		end += e->linetable[i];
+	return offset < end;
+}
+
 static int code_line(const struct symbolizer *s, struct code_entry *e, uint32_t offset)
 {
 	int line;
@@ -381,8 +407,11 @@ static int code_line(const struct symbolizer *s, struct code_entry *e, uint32_t 
 		if (e->memo_offset[i] == offset)
 			return e->memo_line[i];
 	}
-	line = line_table_lookup(s->line_format, e->linetable, e->linetable_len, e->hdr.firstlineno,
-				 offset);
+	if (e->linetable_cut && !cut_table_reaches(s->line_format, e, offset))
+		line = -1;
+	else
+		line = line_table_lookup(s->line_format, e->linetable, e->linetable_len,
+					 e->hdr.firstlineno, offset);
 	e->memo_offset[e->memo_next] = offset;
 	e->memo_line[e->memo_next] = line;
 	e->memo_next = (e->memo_next + 1) % LINE_MEMO;
@@ -391,10 +420,192 @@ static int code_line(const struct symbolizer *s, struct code_entry *e, uint32_t 
 	return line;
 }
 
+/* ---- what the BPF side copied of a code object (EV_CODE_SNAPSHOT) ---- */
+
+static int cmp_snapshot(const void *a, const void *b)
+{
+	const struct code_entry *x = a, *y = b;
+
+	if (x->addr != y->addr)
+		return x->addr < y->addr ? -1 : 1;
+	return x->tag < y->tag ? -1 : x->tag > y->tag;
+}
+
+struct snapshot_part {
+	uint64_t addr;
+	const uint8_t *bytes;
+	size_t len; /* bytes copied */
+};
+
+static void snapshot_parts(const struct code_snapshot_event *e, struct snapshot_part *p)
+{
+	const uint8_t *bytes[SNAP_PARTS] = { e->header, e->filename, e->name, e->qualname,
+					     e->linetable };
+	const size_t window[SNAP_PARTS] = { sizeof(e->header), sizeof(e->filename), sizeof(e->name),
+					    sizeof(e->qualname), e->linetable_window };
+
+	for (int i = 0; i < SNAP_PARTS; i++) {
+		size_t len = 0;
+
+		if (e->copied & SNAP_COPIED_FULL(i))
+			len = window[i];
+		else if (e->copied & SNAP_COPIED_TO_PAGE_END(i))
+			len = PYOBJLIFE_SNAP_PAGE - (e->addr[i] & (PYOBJLIFE_SNAP_PAGE - 1));
+		if (len > window[i])
+			len = window[i];
+		p[i] = (struct snapshot_part){ e->addr[i], bytes[i], len };
+	}
+}
+
+/* A mem_read_fn over a snapshot: what lies wholly inside one copied part. */
+static int read_snapshot(void *ctx, uint64_t addr, void *buf, size_t len)
+{
+	const struct snapshot_part *p = ctx;
+
+	for (int i = 0; i < SNAP_PARTS; i++) {
+		uint64_t at = addr - p[i].addr;
+
+		if (p[i].addr && addr >= p[i].addr && at <= p[i].len && len <= p[i].len - at) {
+			memcpy(buf, p[i].bytes + at, len);
+			return 0;
+		}
+	}
+	return -EFAULT;
+}
+
+/* The line table's copied start; a longer table is kept cut (see code_line). */
+static int snapshot_linetable(const struct frame_layout *l, const struct snapshot_part *p,
+			      struct code_entry *e)
+{
+	int64_t size;
+	size_t have;
+
+	if (!p->addr || p->addr != e->hdr.linetable || p->len < l->bytes_data_off ||
+	    l->bytes_size_off + sizeof(size) > p->len)
+		return -EFAULT;
+	memcpy(&size, p->bytes + l->bytes_size_off, sizeof(size));
+	if (size < 0 || size > MAX_LINETABLE)
+		return -EINVAL;
+	have = p->len - l->bytes_data_off;
+	if ((size_t)size > have)
+		e->linetable_cut = true;
+	else
+		have = (size_t)size;
+	e->linetable = malloc(have ? have : 1);
+	if (!e->linetable)
+		return -ENOMEM;
+	memcpy(e->linetable, p->bytes + l->bytes_data_off, have);
+	e->linetable_len = have;
+	return 0;
+}
+
+static void bound_snapshots(struct symbolizer *s)
+{
+	if (s->stats.snapshots < SYMBOLIZER_MAX_CODES &&
+	    s->stats.snapshot_bytes < SYMBOLIZER_MAX_LINETABLE_BYTES)
+		return;
+	tdestroy(s->snapshots, free_code);
+	s->snapshots = NULL;
+	s->stats.snapshots = s->stats.snapshot_bytes = 0;
+	s->stats.snapshot_flushes++;
+}
+
+/* Name and line table from the copy, through the same readers as the target's memory. */
+static int build_from_snapshot(struct symbolizer *s, const struct code_snapshot_event *snap,
+			       struct code_entry *e)
+{
+	struct snapshot_part parts[SNAP_PARTS];
+	mem_read_fn live = s->read;
+	void *live_ctx = s->read_ctx;
+	int err;
+
+	snapshot_parts(snap, parts);
+	s->read = read_snapshot;
+	s->read_ctx = parts;
+	err = read_code_header(s, snap->code, &e->hdr);
+	/* the header changed between the BPF side's two reads: not the code object tagged */
+	if (!err && pyobjlife_code_tag(e->hdr.filename, e->hdr.name) != snap->tag)
+		err = -ESTALE;
+	if (!err)
+		err = read_names(s, e);
+	s->read = live;
+	s->read_ctx = live_ctx;
+	return err ? err : snapshot_linetable(s->layout, &parts[SNAP_LINETABLE], e);
+}
+
+int symbolizer_add_snapshot(struct symbolizer *s, const struct code_snapshot_event *snap,
+			    size_t size)
+{
+	struct code_entry *e, **node;
+	int err;
+
+	if (size < sizeof(*snap) || size - sizeof(*snap) < snap->linetable_window) {
+		s->stats.snapshot_errors++;
+		return -EINVAL;
+	}
+	bound_snapshots(s);
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return -ENOMEM;
+	e->addr = snap->code;
+	e->tag = snap->tag;
+	err = build_from_snapshot(s, snap, e);
+	if (err) {
+		s->stats.snapshot_errors++;
+		free_code(e);
+		return err;
+	}
+	node = tsearch(e, &s->snapshots, cmp_snapshot);
+	if (!node || *node != e) {
+		/* copied again after the BPF side's set let it go: the first copy stays */
+		free_code(e);
+		return node ? 0 : -ENOMEM;
+	}
+	s->stats.snapshots++;
+	s->stats.snapshot_bytes += e->linetable_len;
+	return 0;
+}
+
+static void locate(const struct symbolizer *s, struct code_entry *e, uint32_t offset,
+		   struct code_location *out)
+{
+	out->file = e->file;
+	out->function = e->function;
+	out->firstlineno = e->hdr.firstlineno;
+	out->line = code_line(s, e, offset);
+	/* 3.11+: frames pushed but not yet at their first traceable instruction */
+	out->incomplete = s->layout->code_firsttraceable_off != FRAME_LAYOUT_NONE &&
+			  (int64_t)(int32_t)offset < (int64_t)e->hdr.firsttraceable * 2;
+}
+
+/*
+ * A line past the end of a copy's cut table (a long function's): from the
+ * target's memory, if the code object there is still the one copied.
+ */
+static void line_from_target(struct symbolizer *s, const struct code_entry *copy, uint32_t offset,
+			     struct code_location *out)
+{
+	struct code_entry *e = lookup_code(s, copy->addr, false);
+
+	if (e && !memcmp(&e->hdr, &copy->hdr, sizeof(e->hdr)))
+		out->line = code_line(s, e, offset);
+}
+
 int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32_t tag,
 		    struct code_location *out)
 {
-	struct code_entry *e = lookup_code(s, code, false);
+	struct code_entry probe = { .addr = code, .tag = tag }, **copied, *e;
+
+	/* the copy made when the stack was stored is the object the stack saw */
+	copied = tag ? tfind(&probe, &s->snapshots, cmp_snapshot) : NULL;
+	if (copied) {
+		s->stats.named_from_snapshots++;
+		locate(s, *copied, offset, out);
+		if (out->line < 0 && (*copied)->linetable_cut)
+			line_from_target(s, *copied, offset, out);
+		return 0;
+	}
+	e = lookup_code(s, code, false);
 
 	/* not the object the stack saw: it may have taken the address since this batch checked */
 	if (e && tag && pyobjlife_code_tag(e->hdr.filename, e->hdr.name) != tag) {
@@ -411,13 +622,7 @@ int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32
 		s->stats.stale++;
 		return -ESTALE;
 	}
-	out->file = e->file;
-	out->function = e->function;
-	out->firstlineno = e->hdr.firstlineno;
-	out->line = code_line(s, e, offset);
-	/* 3.11+: frames pushed but not yet at their first traceable instruction */
-	out->incomplete = s->layout->code_firsttraceable_off != FRAME_LAYOUT_NONE &&
-			  (int64_t)(int32_t)offset < (int64_t)e->hdr.firsttraceable * 2;
+	locate(s, e, offset, out);
 	return 0;
 }
 
@@ -439,6 +644,18 @@ static int read_cstring(struct symbolizer *s, uint64_t addr, char *out, size_t c
 	}
 	out[cap - 1] = 0;
 	return 0;
+}
+
+const char *symbolizer_intern_raw(struct symbolizer *s, const char *raw, size_t len)
+{
+	char term[CSTRING_MAX], name[CSTRING_MAX * 3]; /* each raw byte may become U+FFFD */
+
+	if (len >= sizeof(term))
+		len = sizeof(term) - 1;
+	memcpy(term, raw, len);
+	term[len] = 0;
+	copy_valid_utf8(name, sizeof(name), term);
+	return symbolizer_intern(s, name);
 }
 
 static int read_type_name(struct symbolizer *s, uint64_t type, uint64_t *tp_name, char *name,
@@ -506,7 +723,8 @@ const char *symbolizer_type(struct symbolizer *s, uint64_t type)
 void symbolizer_free(struct symbolizer *s)
 {
 	tdestroy(s->codes, free_code);
+	tdestroy(s->snapshots, free_code);
 	tdestroy(s->types, free);
 	tdestroy(s->strings, free);
-	s->codes = s->types = s->strings = NULL;
+	s->codes = s->snapshots = s->types = s->strings = NULL;
 }

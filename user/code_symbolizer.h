@@ -52,6 +52,11 @@ struct symbolizer_stats {
 	uint64_t codes, linetable_bytes, types, strings, string_bytes;
 	uint64_t code_flushes, type_flushes; /* caches emptied at their bound */
 	uint64_t strings_refused;	     /* names not kept past SYMBOLIZER_MAX_STRINGS */
+	/* code objects copied by the BPF side (symbolizer_add_snapshot) */
+	uint64_t snapshots, snapshot_bytes; /* held now, and their line tables' bytes */
+	uint64_t snapshot_errors;	    /* copies that did not name their code object */
+	uint64_t snapshot_flushes;	    /* held copies emptied at the caches' bound */
+	uint64_t named_from_snapshots;	    /* frames named from a copy */
 };
 
 struct symbolizer {
@@ -59,9 +64,10 @@ struct symbolizer {
 	enum line_table_format line_format;
 	mem_read_fn read;
 	void *read_ctx;
-	void *codes;   /* tsearch tree of struct code_entry, by address */
-	void *types;   /* tsearch tree of struct type_entry, by address */
-	void *strings; /* tsearch tree of interned strings */
+	void *codes;	 /* tsearch tree of struct code_entry, by address */
+	void *types;	 /* tsearch tree of struct type_entry, by address */
+	void *strings;	 /* tsearch tree of interned strings */
+	void *snapshots; /* tsearch tree of struct code_entry, by (address, tag) */
 	struct symbolizer_stats stats;
 	uint64_t epoch;
 };
@@ -80,6 +86,16 @@ int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32
 		    struct code_location *out);
 
 /*
+ * Keep what the BPF side copied of a code object when a stored stack first held
+ * it (`size`: the record's, line table included): frames with that (address,
+ * tag) are named from the copy from then on,
+ * never from the target's memory. 0, or -errno when the copy names nothing
+ * (counted in snapshot_errors; such frames are named from the target's memory).
+ */
+int symbolizer_add_snapshot(struct symbolizer *s, const struct code_snapshot_event *snap,
+			    size_t size);
+
+/*
  * Start a new batch: a code object already checked against the target in this
  * batch is not re-read (one poll interval's worth of stacks share the reads).
  */
@@ -93,5 +109,8 @@ const char *symbolizer_type(struct symbolizer *s, uint64_t type);
 
 /* Intern a string: the same pointer for equal strings, valid until symbolizer_free(). */
 const char *symbolizer_intern(struct symbolizer *s, const char *str);
+
+/* Intern `len` bytes copied from the target (NUL or not, valid UTF-8 or not), as a name. */
+const char *symbolizer_intern_raw(struct symbolizer *s, const char *raw, size_t len);
 
 #endif

@@ -183,7 +183,8 @@ static json_t *health_json(const struct alloc_recording *a)
 	const struct alloc_agg *g = &a->agg;
 
 	return json_pack(
-		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
+		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+		"s:I, s:I}",
 		"allocations_counted", (json_int_t)g->allocations, "count_map_full_counted_by_type",
 		(json_int_t)(g->counts_full - g->overflow_full), "count_map_full_types",
 		(json_int_t)a->overflow_rows, "lost_count_map_full", (json_int_t)g->overflow_full,
@@ -194,7 +195,11 @@ static json_t *health_json(const struct alloc_recording *a)
 		(json_int_t)g->key_events_lost, "stacks_unfetchable", (json_int_t)a->stacks_lost,
 		"code_objects_named", (json_int_t)a->sym.stats.code_objects,
 		"code_objects_unreadable", (json_int_t)a->sym.stats.read_errors,
-		"code_objects_freed_before_named", (json_int_t)a->sym.stats.stale);
+		"code_objects_freed_before_named", (json_int_t)a->sym.stats.stale,
+		"code_objects_copied", (json_int_t)g->code_snapshots, "code_copies_lost",
+		(json_int_t)g->code_snapshots_lost, "code_copies_unusable",
+		(json_int_t)a->sym.stats.snapshot_errors, "frames_named_from_copies",
+		(json_int_t)a->sym.stats.named_from_snapshots);
 }
 
 static json_t *lifecycle_summary_json(const struct alloc_recording *a)

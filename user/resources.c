@@ -65,11 +65,15 @@ static json_t *bytes_or_null(bool known, uint64_t v)
 
 static json_t *symbolizer_json(const struct symbolizer_stats *st)
 {
-	return json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}}",
+	return json_pack("{s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I, s:I}, s:{s:I, s:I, s:I}, "
+			 "s:{s:I, s:I, s:I, s:I}}",
 			 "code_objects", "kept", (json_int_t)st->codes, "limit",
 			 (json_int_t)SYMBOLIZER_MAX_CODES, "emptied_at_limit",
 			 (json_int_t)st->code_flushes, "line_table_bytes",
-			 (json_int_t)st->linetable_bytes, "types", "kept", (json_int_t)st->types,
+			 (json_int_t)st->linetable_bytes, "code_object_copies", "kept",
+			 (json_int_t)st->snapshots, "limit", (json_int_t)SYMBOLIZER_MAX_CODES,
+			 "emptied_at_limit", (json_int_t)st->snapshot_flushes, "line_table_bytes",
+			 (json_int_t)st->snapshot_bytes, "types", "kept", (json_int_t)st->types,
 			 "limit", (json_int_t)SYMBOLIZER_MAX_TYPES, "emptied_at_limit",
 			 (json_int_t)st->type_flushes, "names", "kept", (json_int_t)st->strings,
 			 "limit", (json_int_t)SYMBOLIZER_MAX_STRINGS, "dropped",
@@ -148,7 +152,8 @@ json_t *recording_bpf_maps_json(const struct recording *r)
 	j = json_pack("{s:{s:I, s:I, s:I}, s:o}", "events", "bytes",
 		      (json_int_t)m->events.max_entries, "kernel_bytes",
 		      (json_int_t)m->events.kernel_bytes, "records_lost",
-		      (json_int_t)(g->ringbuf_drops + g->census_lost + a->key_events_lost),
+		      (json_int_t)(g->ringbuf_drops + g->census_lost + a->key_events_lost +
+				   a->code_snapshots_lost),
 		      "gc_inflight", map_json(&m->gc_inflight, "full", g->inflight_full));
 	if (!j || !r->alloc.enabled)
 		return j;
@@ -218,6 +223,11 @@ static void warn_allocations(const struct alloc_recording *a)
 			"were named at the end, if their code still existed (raise "
 			"--ringbuf-size)",
 			(uint64_t)g->key_events_lost);
+	if (g->code_snapshots_lost)
+		pr_warn("%" PRIu64 " copies of new code objects did not fit the ring buffer: "
+			"their frames were named from the target's memory, or shown as freed "
+			"(raise --ringbuf-size)",
+			(uint64_t)g->code_snapshots_lost);
 	if (a->stacks_lost)
 		pr_warn("%" PRIu64 " stacks were given up by the kernel before pyobjlife could "
 			"copy them: their allocations show as <stack not recorded> (raise "
