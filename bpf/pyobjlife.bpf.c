@@ -603,14 +603,14 @@ static __always_inline struct alloc_key_event *key_notice(const struct alloc_key
 	return e;
 }
 
-/* `tp_name_off`: where a class's type holds its name; PYOBJLIFE_OFF_NONE for a static type */
+/* `tp_name_off`: where the type holds its name; PYOBJLIFE_OFF_NONE for no type */
 static __always_inline void announce_key(struct alloc_agg *agg, const struct alloc_key *key,
 					 __u32 tp_name_off)
 {
 	struct alloc_key_event *e;
 	long n;
 
-	if (tp_name_off == PYOBJLIFE_OFF_NONE) {
+	if (tp_name_off == PYOBJLIFE_OFF_NONE || !key->type) {
 		e = key_notice(key, 0);
 	} else {
 		e = key_notice(key, PYOBJLIFE_TYPE_NAME_MAX);
@@ -633,7 +633,8 @@ static __always_inline void announce_key(struct alloc_agg *agg, const struct all
  * is the caller's new counter (one allocation, its bytes): the stack is full.
  */
 static __always_inline void count_by_type(struct alloc_agg *agg, const struct alloc_key *key,
-					  const struct alloc_count *init)
+					  const struct alloc_count *init,
+					  const struct target_cfg *cfg)
 {
 	struct alloc_key k = { .tgid = key->tgid, .type = key->type };
 	struct alloc_count *c;
@@ -641,8 +642,11 @@ static __always_inline void count_by_type(struct alloc_agg *agg, const struct al
 	__sync_fetch_and_add(&agg->counts_full, 1);
 	c = bpf_map_lookup_elem(&alloc_overflow, &k);
 	if (!c) {
-		if (!bpf_map_update_elem(&alloc_overflow, &k, init, BPF_NOEXIST))
+		if (!bpf_map_update_elem(&alloc_overflow, &k, init, BPF_NOEXIST)) {
+			/* a notice without a stack: the type's name, as for a new site */
+			announce_key(agg, &k, cfg->walk.tp_name_off);
 			return;
+		}
 		c = bpf_map_lookup_elem(&alloc_overflow, &k);
 		if (!c) {
 			__sync_fetch_and_add(&agg->overflow_full, 1);
@@ -665,9 +669,10 @@ static __always_inline __u64 store_stack(struct alloc_agg *agg, __u64 id, struct
  * reads it then), so only a new (stack, type) stores the walked stack `st`;
  * key->stack_id becomes 0 if the stack map has no room for it.
  */
-static __always_inline struct alloc_count *
-count_allocation(struct alloc_agg *agg, struct alloc_key *key, __s64 size, struct py_stack *st,
-		 const struct target_cfg *cfg, bool heap_type)
+static __always_inline struct alloc_count *count_allocation(struct alloc_agg *agg,
+							    struct alloc_key *key, __s64 size,
+							    struct py_stack *st,
+							    const struct target_cfg *cfg)
 {
 	/* the rest of a new counter, lifecycle included, starts at zero */
 	struct alloc_count *c, init = { .allocations = 1, .bytes = size > 0 ? size : 0 };
@@ -689,12 +694,11 @@ count_allocation(struct alloc_agg *agg, struct alloc_key *key, __s64 size, struc
 	if (!c) {
 		inserted = !bpf_map_update_elem(&alloc_counts, key, &init, BPF_NOEXIST);
 		if (inserted)
-			announce_key(agg, key,
-				     heap_type ? cfg->walk.tp_name_off : PYOBJLIFE_OFF_NONE);
+			announce_key(agg, key, cfg->walk.tp_name_off);
 		/* ours, or the one another CPU inserted first */
 		c = bpf_map_lookup_elem(&alloc_counts, key);
 		if (!c) {
-			count_by_type(agg, key, &init);
+			count_by_type(agg, key, &init, cfg);
 			return NULL;
 		}
 	}
@@ -769,10 +773,14 @@ static __always_inline bool snapshot_into(struct tag_ctx *c, __u64 code, __u32 t
 		  header_pointer(e, w->code_qualname_off));
 	/* exactly the table's bytes: a fixed window could run into an unmapped page */
 	e->addr[SNAP_LINETABLE] = table;
+	e->linetable_copied = 0;
 	if (table_bytes > window)
 		table_bytes = window;
-	if (table && table_bytes && !bpf_probe_read_user(e->linetable, table_bytes, (void *)table))
+	if (table && table_bytes &&
+	    !bpf_probe_read_user(e->linetable, table_bytes, (void *)table)) {
 		e->copied |= SNAP_COPIED_FULL(SNAP_LINETABLE);
+		e->linetable_copied = table_bytes;
+	}
 	submit_lazily(e);
 	return true;
 }
@@ -812,16 +820,18 @@ static __always_inline void snapshot_code(struct tag_ctx *c, __u64 code, __u32 t
 static long tag_one_frame(__u32 i, void *arg)
 {
 	struct tag_ctx *c = arg;
-	__u64 names[2];
+	const struct stack_walk_cfg *w = &c->cfg->walk;
+	__u64 f[PYOBJLIFE_TAG_SPAN / 8];
+	/* userspace checked the line table pointer lies within the span */
+	__u32 table = ((w->code_linetable_off - w->code_filename_off) / 8) & 3;
 
 	if (i >= PYOBJLIFE_MAX_STACK_DEPTH)
 		return 1;
-	if (bpf_probe_read_user(names, sizeof(names),
-				(void *)(c->st->code[i] + c->cfg->walk.code_filename_off))) {
+	if (bpf_probe_read_user(f, sizeof(f), (void *)(c->st->code[i] + w->code_filename_off))) {
 		c->st->code_tag[i] = 0;
 		return 0;
 	}
-	c->st->code_tag[i] = pyobjlife_code_tag(names[0], names[1]);
+	c->st->code_tag[i] = pyobjlife_code_tag(f[0], f[1], f[table]);
 	snapshot_code(c, c->st->code[i], c->st->code_tag[i]);
 	return 0;
 }
@@ -931,7 +941,7 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 			__sync_fetch_and_add(&agg->truncated, 1);
 		key.stack_id = id;
 	}
-	counter = count_allocation(agg, &key, size, &sc->st, cfg, th.flags & TPFLAGS_HEAPTYPE);
+	counter = count_allocation(agg, &key, size, &sc->st, cfg);
 	/* an allocation not counted is not followed either: its site has no row */
 	if (cfg->lifecycle && counter)
 		follow_birth(ctx, cfg, agg, &key, counter, op, &th, size, bias);

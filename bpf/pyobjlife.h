@@ -204,13 +204,20 @@ struct py_stack {
 	__u32 code_tag[PYOBJLIFE_MAX_STACK_DEPTH];
 };
 
-/* Identity of a code object: its co_filename and co_name pointers (adjacent fields). */
-static inline __u32 pyobjlife_code_tag(__u64 filename, __u64 name)
+/*
+ * Identity of a code object: its co_filename, co_name and line table pointers
+ * (within 32 bytes of each other in every version): a function compiled at a
+ * freed one's address from the same source gets a new line table object.
+ */
+static inline __u32 pyobjlife_code_tag(__u64 filename, __u64 name, __u64 linetable)
 {
-	__u64 t = filename ^ (name << 1);
+	__u64 t = filename ^ (name << 1) ^ (linetable << 2);
 
 	return (__u32)(t ^ (t >> 32)) | 1; /* never 0: 0 means "not read" */
 }
+
+/* the tag's fields are read at once: co_filename up to the line table pointer's end */
+#define PYOBJLIFE_TAG_SPAN 32
 
 /* Allocations counted per (stack, type) of one target; stack_id 0 = stack not stored. */
 struct alloc_key {
@@ -422,8 +429,8 @@ struct code_snapshot_event {
 	__u8 name[PYOBJLIFE_SNAP_NAME];
 	__u8 qualname[PYOBJLIFE_SNAP_NAME];
 	__u32 linetable_window; /* bytes of linetable[]: a PYOBJLIFE_SNAP_TABLE_* */
-	__u32 pad;
-	__u8 linetable[]; /* the line table's bytes object from its start, whole or cut */
+	__u32 linetable_copied; /* of which copied: the table's object, whole or cut */
+	__u8 linetable[];	/* the line table's bytes object from its start, whole or cut */
 };
 
 /* A census of one generation is complete: its counts are in the census map. */
@@ -451,10 +458,10 @@ struct alloc_key_event {
 	__u64 stack_id;
 	__u64 type;
 	/*
-	 * A class (a heap type) can be freed and another made at its address
-	 * before userspace reads the notice: its name comes with it, in a record
-	 * PYOBJLIFE_TYPE_NAME_MAX bytes longer. 0 for static types (they live as
-	 * long as the process) and when the name could not be read.
+	 * The type's tp_name, NUL included, in a record PYOBJLIFE_TYPE_NAME_MAX
+	 * bytes longer: userspace may read the notice after a class was freed and
+	 * another made at its address, or after the process exited. 0 for no type
+	 * and when the name could not be read.
 	 */
 	__u32 type_name_len;
 	__u32 pad;

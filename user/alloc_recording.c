@@ -173,17 +173,22 @@ static int cmp_key_type(const void *a, const void *b)
  * A class freed and another made at its address: counters announced while the
  * first lived keep its name, however the address is named at the end.
  */
-/* `copied`: the class's name as the BPF side copied it with the notice, or NULL */
+/*
+ * `copied`: the type's name as the BPF side copied it with the notice, or NULL;
+ * `maybe_cut`: it filled its window, so the target's name is preferred if readable.
+ */
 static void bind_key_type(struct alloc_recording *r, uint64_t stack_id, uint64_t type,
-			  const char *copied, size_t copied_len)
+			  const char *copied, size_t copied_len, bool maybe_cut)
 {
 	struct key_type *k, probe = { .stack_id = stack_id, .type = type };
-	const char *name;
+	const char *name = NULL;
 
 	if (tfind(&probe, &r->key_types, cmp_key_type))
 		return;
-	name = copied ? symbolizer_intern_raw(&r->sym, copied, copied_len)
-		      : symbolizer_type(&r->sym, type);
+	if (!copied || maybe_cut)
+		name = symbolizer_type(&r->sym, type);
+	if (!name && copied)
+		name = symbolizer_intern_raw(&r->sym, copied, copied_len);
 	k = malloc(sizeof(*k));
 	if (!name || !k) {
 		free(k);
@@ -207,14 +212,18 @@ void alloc_recording_on_key(struct alloc_recording *r, int stacks_fd,
 {
 	bool named = e->type_name_len && size >= sizeof(*e) + PYOBJLIFE_TYPE_NAME_MAX &&
 		     e->type_name_len <= PYOBJLIFE_TYPE_NAME_MAX;
+	/* a copy that filled its window may be cut: the target's (longer) name, if readable */
+	bool cut = named && e->type_name_len == PYOBJLIFE_TYPE_NAME_MAX;
 
 	if (!r->enabled || e->tgid != (uint32_t)r->pid)
 		return;
-	resolve_stack(r, stacks_fd, e->stack_id);
+	/* stack 0: a type's first allocation counted without a stack (count map full) */
+	if (e->stack_id)
+		resolve_stack(r, stacks_fd, e->stack_id);
 	/* a collection's triggering stack comes without a type */
 	if (e->type)
 		bind_key_type(r, e->stack_id, e->type, named ? e->type_name : NULL,
-			      named ? e->type_name_len : 0);
+			      named ? e->type_name_len : 0, cut);
 }
 
 void alloc_recording_on_code_snapshot(struct alloc_recording *r,

@@ -252,6 +252,8 @@ static int register_target(struct bpf_session *s, pid_t pid, const struct probe_
 		if (!fl || fl->tp_itemsize_off != fl->tp_basicsize_off + 8 ||
 		    fl->tp_dealloc_off != fl->tp_itemsize_off + 8 ||
 		    fl->code_name_off != fl->code_filename_off + 8 ||
+		    fl->code_linetable_off < fl->code_name_off + 8 ||
+		    fl->code_linetable_off + 8 > fl->code_filename_off + PYOBJLIFE_TAG_SPAN ||
 		    fl->frame_size > PYOBJLIFE_FRAME_READ_MAX)
 			return -EINVAL;
 		fill_walk_cfg(&cfg.walk, fl, o->stack_depth);
@@ -1217,8 +1219,7 @@ static int ops_counters(void *ctx, struct window_counters *out)
 		/* counted under a (stack, type), or by type alone once the count map was full */
 		.allocations = a.allocations + a.counts_full - a.overflow_full,
 		.followed = a.followed,
-		.lost_events =
-			a.key_events_lost + a.code_snapshots_lost + g.ringbuf_drops + g.census_lost,
+		.lost_events = a.key_events_lost + g.ringbuf_drops + g.census_lost,
 		.counts_full = a.counts_full,
 		.stacks_full = a.stacks_full,
 		.live_full = a.live_full,

@@ -196,7 +196,11 @@ static int install_signal_handlers(void)
 {
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 
+	/* one stop signal at a time: the handler's first/second decision is not atomic */
 	sigemptyset(&sa.sa_mask);
+	sigaddset(&sa.sa_mask, SIGINT);
+	sigaddset(&sa.sa_mask, SIGTERM);
+	sigaddset(&sa.sa_mask, SIGHUP);
 	if (sigaction(SIGINT, &sa, NULL) || sigaction(SIGTERM, &sa, NULL) ||
 	    sigaction(SIGHUP, &sa, NULL))
 		return -errno;

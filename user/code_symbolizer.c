@@ -447,7 +447,9 @@ static void snapshot_parts(const struct code_snapshot_event *e, struct snapshot_
 	for (int i = 0; i < SNAP_PARTS; i++) {
 		size_t len = 0;
 
-		if (e->copied & SNAP_COPIED_FULL(i))
+		if (i == SNAP_LINETABLE)
+			len = e->linetable_copied; /* the rest of its window is stale ring memory */
+		else if (e->copied & SNAP_COPIED_FULL(i))
 			len = window[i];
 		else if (e->copied & SNAP_COPIED_TO_PAGE_END(i))
 			len = PYOBJLIFE_SNAP_PAGE - (e->addr[i] & (PYOBJLIFE_SNAP_PAGE - 1));
@@ -524,7 +526,7 @@ static int build_from_snapshot(struct symbolizer *s, const struct code_snapshot_
 	s->read_ctx = parts;
 	err = read_code_header(s, snap->code, &e->hdr);
 	/* the header changed between the BPF side's two reads: not the code object tagged */
-	if (!err && pyobjlife_code_tag(e->hdr.filename, e->hdr.name) != snap->tag)
+	if (!err && pyobjlife_code_tag(e->hdr.filename, e->hdr.name, e->hdr.linetable) != snap->tag)
 		err = -ESTALE;
 	if (!err)
 		err = read_names(s, e);
@@ -608,7 +610,7 @@ int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32
 	e = lookup_code(s, code, false);
 
 	/* not the object the stack saw: it may have taken the address since this batch checked */
-	if (e && tag && pyobjlife_code_tag(e->hdr.filename, e->hdr.name) != tag) {
+	if (e && tag && pyobjlife_code_tag(e->hdr.filename, e->hdr.name, e->hdr.linetable) != tag) {
 		struct code_entry *now = lookup_code(s, code, true);
 
 		/* unreadable now: the one the stack saw is gone all the same */
@@ -618,7 +620,7 @@ int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32
 		s->stats.read_errors++;
 		return -EFAULT;
 	}
-	if (tag && pyobjlife_code_tag(e->hdr.filename, e->hdr.name) != tag) {
+	if (tag && pyobjlife_code_tag(e->hdr.filename, e->hdr.name, e->hdr.linetable) != tag) {
 		s->stats.stale++;
 		return -ESTALE;
 	}

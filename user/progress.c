@@ -112,8 +112,7 @@ struct overhead overhead_estimate(const struct probe_plan *p, bool full_mode,
 uint64_t lost_events(const struct gc_agg *g, const struct alloc_agg *a)
 {
 	return g->ringbuf_drops + g->census_lost + g->inflight_full + g->blame_full +
-	       a->key_events_lost + a->code_snapshots_lost + a->counts_full + a->stacks_full +
-	       a->live_full;
+	       a->key_events_lost + a->counts_full + a->stacks_full + a->live_full;
 }
 
 void format_count(uint64_t n, char *buf, size_t cap)

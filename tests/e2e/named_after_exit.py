@@ -9,7 +9,9 @@ side copies each new code object's names and line table when a stack first
 holds it, and pyobjlife's reader is not woken per new site, so most of these
 stacks are named after the process has exited, from the copies alone. Checks:
 - each made_<i> has exactly its 40 Markers, under its own name;
-- no frame of any stack is left unnamed (a freed or unreadable code object);
+- no frame of any stack is left unnamed (a freed or unreadable code object),
+  nor any type (each notice carries its type's name);
+- frames were named from copies, and no copy failed to name its code object;
 - the recording ended because the target exited.
 (The wakeup per new site this replaced left 3-11 code objects unnamed in this
 workload with the second core busy, none on a quiet host.) Exit 0 pass, 1 fail,
@@ -59,7 +61,14 @@ def main():
                       if f["function"].startswith(UNNAMED)})
     if unnamed:
         fail(f"{args.label}: {len(unnamed)} code objects left unnamed: {unnamed[:3]}")
+    untyped = sorted({s["type"] for s in rec["sites"] if s["type"].startswith("<type 0x")})
+    if untyped:
+        fail(f"{args.label}: {len(untyped)} types left unnamed: {untyped[:3]}")
     health = rec["allocations"]["health"]
+    # the names came from the copies, and every copy named its code object
+    if health["frames_named_from_copies"] <= 0 or health["code_copies_unusable"]:
+        fail(f"{args.label}: frames named from copies {health['frames_named_from_copies']}, "
+             f"copies unusable {health['code_copies_unusable']}")
     print(f"PASS: {args.label}: {len(made)} functions each with its exact Markers, every frame "
           f"of {len(rec['stacks'])} stacks named after the exit; "
           f"{health['code_objects_copied']} code objects copied, "

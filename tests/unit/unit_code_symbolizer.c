@@ -133,11 +133,12 @@ struct fixture {
 	int minor;
 };
 
-/* The tag the BPF side computes from the code object's filename and name pointers. */
+/* The tag the BPF side computes from the code object's filename, name and table pointers. */
 static uint32_t tag_of(const struct fixture *f)
 {
 	return pyobjlife_code_tag(get_u64(f->t.code.bytes, f->l->code_filename_off),
-				  get_u64(f->t.code.bytes, f->l->code_name_off));
+				  get_u64(f->t.code.bytes, f->l->code_name_off),
+				  get_u64(f->t.code.bytes, f->l->code_linetable_off));
 }
 
 /* Move the filename so that its page ends `bytes` past its start. */
@@ -181,6 +182,8 @@ static struct code_snapshot_event *make_copy(const struct fixture *f, uint32_t w
 	copy_part(e, SNAP_NAME, e->name, sizeof(e->name), &t->name, 0);
 	copy_part(e, SNAP_QUALNAME, e->qualname, sizeof(e->qualname), &t->qualname, 0);
 	copy_part(e, SNAP_LINETABLE, e->linetable, window, &t->table, 0);
+	/* the BPF side reads exactly the table's object (up to the window) */
+	e->linetable_copied = t->table.len < window ? t->table.len : window;
 	return e;
 }
 
@@ -270,6 +273,12 @@ static void test_copy_outlives_address_reuse(void **state)
 	assert_int_equal(symbolizer_code(&f->s, CODE_ADDR, 0, tag_of(f), &loc), 0);
 	assert_string_equal(loc.function, "Other.thing");
 	assert_string_equal(loc.file, "/srv/app/other.py");
+	/* same file and name strings, compiled anew: its new line table makes it another tag */
+	make_target(&f->t, f->l, f->minor, 40);
+	f->t.table.addr = TABLE_ADDR + 0x1000;
+	put_u64(f->t.code.bytes, f->l->code_linetable_off, f->t.table.addr);
+	assert_int_not_equal(tag_of(f), seen);
+	assert_frame_tagged(f, seen, 3, "Server.handle", FIRSTLINENO + 3);
 	teardown_fixture(f);
 }
 
@@ -344,6 +353,35 @@ static void test_cut_table_38(void **state)
 	check_cut_table(8, "handle");
 }
 
+/*
+ * A qualname longer than its window, lying in the target just past the line
+ * table: its characters must not be taken from the table's window, whose bytes
+ * past the table are stale ring memory (an older record's), never the target's.
+ */
+static void test_long_name_not_read_from_stale_bytes(void **state)
+{
+	struct fixture *f = setup_for(12, 10);
+	char name[151];
+	uint64_t at = TABLE_ADDR + 64;
+	struct code_snapshot_event *e;
+	struct code_location loc;
+	size_t size;
+
+	(void)state;
+	memset(name, 'q', sizeof(name) - 1);
+	name[sizeof(name) - 1] = 0;
+	make_str(f->l, &f->t.qualname, at, name);
+	put_u64(f->t.code.bytes, f->l->code_qualname_off, at);
+	e = make_copy(f, PYOBJLIFE_SNAP_TABLE_SMALL, &size);
+	/* an older record's bytes where the name's characters would be */
+	memset(e->linetable + (at - TABLE_ADDR) + f->l->ascii_data_off, 'S', sizeof(name) - 1);
+	assert_int_equal(symbolizer_add_snapshot(&f->s, e, size), -EFAULT);
+	free(e);
+	f->t.gone = true;
+	assert_int_equal(symbolizer_code(&f->s, CODE_ADDR, 2, tag_of(f), &loc), -EFAULT);
+	teardown_fixture(f);
+}
+
 /* Records that do not hold what they claim are refused and counted. */
 static void test_malformed_copies(void **state)
 {
@@ -374,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_filename_cut_short),
 		cmocka_unit_test(test_cut_table_312),
 		cmocka_unit_test(test_cut_table_38),
+		cmocka_unit_test(test_long_name_not_read_from_stale_bytes),
 		cmocka_unit_test(test_malformed_copies),
 	};
 
