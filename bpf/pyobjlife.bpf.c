@@ -267,12 +267,21 @@ static __always_inline void account(struct gc_gen_agg *g, __u64 pause, __s64 col
  * ~25 us per collection here): wake only when the ring fills; userspace drains it
  * every poll interval anyway.
  */
+/*
+ * The most data the ring held unread when a record was submitted: how close it
+ * came to losing records, from which userspace advises a size. Racy between
+ * CPUs, which at worst misses a peak by one record.
+ */
+__u64 ring_peak_unread;
+
 static __always_inline void submit_lazily(void *record)
 {
+	__u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	if (unread > ring_peak_unread)
+		ring_peak_unread = unread;
 	bpf_ringbuf_submit(record,
-			   bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) > ringbuf_wakeup_bytes
-				   ? BPF_RB_FORCE_WAKEUP
-				   : BPF_RB_NO_WAKEUP);
+			   unread > ringbuf_wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
 }
 
 static __always_inline void emit(const struct gc_inflight *fl, struct gc_agg *agg, __u32 tgid,

@@ -1379,6 +1379,7 @@ void bpf_session_map_sizes(const struct bpf_session *s, struct bpf_map_sizes *ou
 		.census = map_size(s->skel->maps.census),
 		.gc_blame = map_size(s->skel->maps.gc_blame),
 		.blame_pending = map_size(s->skel->maps.blame_pending),
+		.ring_peak_unread = s->skel->bss->ring_peak_unread,
 	};
 	bpf_object__for_each_map(m, s->skel->obj)
 	{

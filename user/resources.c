@@ -149,9 +149,10 @@ json_t *recording_bpf_maps_json(const struct recording *r)
 
 	if (!m->known)
 		return json_null();
-	j = json_pack("{s:{s:I, s:I, s:I}, s:o}", "events", "bytes",
+	j = json_pack("{s:{s:I, s:I, s:I, s:I}, s:o}", "events", "bytes",
 		      (json_int_t)m->events.max_entries, "kernel_bytes",
-		      (json_int_t)m->events.kernel_bytes, "records_lost",
+		      (json_int_t)m->events.kernel_bytes, "peak_unread_bytes",
+		      (json_int_t)m->ring_peak_unread, "records_lost",
 		      (json_int_t)(g->ringbuf_drops + g->census_lost + a->key_events_lost +
 				   a->code_snapshots_lost),
 		      "gc_inflight", map_json(&m->gc_inflight, "full", g->inflight_full));
@@ -252,8 +253,37 @@ static void warn_allocations(const struct alloc_recording *a)
 		warn_thinned("sampling window log", "", &a->sampler->log_thin);
 }
 
+/* A ring at least RING_ADVICE_HEADROOM times its peak backlog, in KiB (a power of two). */
+#define RING_ADVICE_HEADROOM 4
+
+uint64_t ring_advised_kib(uint64_t peak_unread)
+{
+	uint64_t kib = 4;
+
+	while (kib * 1024 < peak_unread * RING_ADVICE_HEADROOM && kib < 1024 * 1024)
+		kib *= 2;
+	return kib;
+}
+
+/*
+ * Sizing the ring from what it measured: past half full at its peak, a burst a
+ * little larger would have lost records (new sites' notices, code objects'
+ * copies, collections).
+ */
+static void warn_ring(const struct bpf_map_sizes *m)
+{
+	uint64_t size = m->events.max_entries;
+
+	if (!m->known || !size || m->ring_peak_unread * 2 < size)
+		return;
+	pr_warn("the ring buffer held up to %" PRIu64 " KiB unread of its %" PRIu64
+		" KiB: a larger burst loses records (--ringbuf-size %" PRIu64 " would leave room)",
+		m->ring_peak_unread / 1024, size / 1024, ring_advised_kib(m->ring_peak_unread));
+}
+
 void recording_warn_limits(const struct recording *r)
 {
+	warn_ring(&r->maps);
 	warn_gc(r);
 	if (!r->alloc.enabled)
 		return;

@@ -31,11 +31,15 @@ struct bpf_map_size {
 };
 
 /* The maps that can fill up, as loaded (--max-stacks, --max-sites, ... applied). */
+/* --ringbuf-size (KiB, a power of two) with room for 4 times this backlog. */
+uint64_t ring_advised_kib(uint64_t peak_unread);
+
 struct bpf_map_sizes {
 	bool known;
 	struct bpf_map_size events, gc_inflight, stacks, alloc_counts, live, typed_calls, census,
 		gc_blame, blame_pending;
-	uint64_t kernel_bytes; /* every map of the object, these and the fixed ones */
+	uint64_t kernel_bytes;	   /* every map of the object, these and the fixed ones */
+	uint64_t ring_peak_unread; /* the most bytes the ring buffer held unread */
 };
 
 /* What the kernel charges for a BPF map (its fd's "memlock"); 0 if it does not say. */

@@ -12,6 +12,7 @@ stacks are named after the process has exited, from the copies alone. Checks:
 - no frame of any stack is left unnamed (a freed or unreadable code object),
   nor any type (each notice carries its type's name);
 - frames were named from copies, and no copy failed to name its code object;
+- the ring buffer's measured peak backlog is within its size, no record lost;
 - the recording ended because the target exited.
 (The wakeup per new site this replaced left 3-11 code objects unnamed in this
 workload with the second core busy, none on a quiet host.) Exit 0 pass, 1 fail,
@@ -69,6 +70,10 @@ def main():
     if health["frames_named_from_copies"] <= 0 or health["code_copies_unusable"]:
         fail(f"{args.label}: frames named from copies {health['frames_named_from_copies']}, "
              f"copies unusable {health['code_copies_unusable']}")
+    # 200 code objects' copies went through the ring: its measured backlog cannot be 0
+    ring = rec["diagnostics"]["bpf_maps"]["events"]
+    if not 0 < ring["peak_unread_bytes"] <= ring["bytes"] or ring["records_lost"]:
+        fail(f"{args.label}: ring buffer {ring}")
     print(f"PASS: {args.label}: {len(made)} functions each with its exact Markers, every frame "
           f"of {len(rec['stacks'])} stacks named after the exit; "
           f"{health['code_objects_copied']} code objects copied, "
