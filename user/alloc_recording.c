@@ -187,6 +187,10 @@ static void bind_key_type(struct alloc_recording *r, uint64_t stack_id, uint64_t
 		return;
 	if (!copied || maybe_cut)
 		name = symbolizer_type(&r->sym, type);
+	/* a cut copy yields only to the name it is the start of: not to a class reusing the address
+	 */
+	if (name && copied && maybe_cut && strncmp(name, copied, copied_len - 1))
+		name = NULL;
 	if (!name && copied)
 		name = symbolizer_intern_raw(&r->sym, copied, copied_len);
 	k = malloc(sizeof(*k));

@@ -164,8 +164,8 @@ static void on_stop_signal(int sig)
 	static const char abandoning[] = "pyobjlife: abandoning the recording: removing the "
 					 "probes first, no output\n";
 
-	if (!stop_signal) {
-		stop_signal = sig;
+	/* atomic: another thread may take the other signal at the same time */
+	if (__sync_bool_compare_and_swap(&stop_signal, 0, sig)) {
 		/* detaching takes ~0.1 s per perf-event probe: say why nothing happens yet */
 		if (sig == SIGINT)
 			say(stopping, sizeof(stopping) - 1);
@@ -176,10 +176,8 @@ static void on_stop_signal(int sig)
 		raise(sig);
 		return;
 	}
-	if (!abandon_signal) {
-		abandon_signal = sig;
+	if (__sync_bool_compare_and_swap(&abandon_signal, 0, sig))
 		say(abandoning, sizeof(abandoning) - 1);
-	}
 }
 
 /* Abandoned (a second stop signal): end as that signal ends a process, the probes gone. */
@@ -196,7 +194,7 @@ static int install_signal_handlers(void)
 {
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 
-	/* one stop signal at a time: the handler's first/second decision is not atomic */
+	/* one stop signal at a time in this thread (the handler's decisions are atomic) */
 	sigemptyset(&sa.sa_mask);
 	sigaddset(&sa.sa_mask, SIGINT);
 	sigaddset(&sa.sa_mask, SIGTERM);

@@ -272,10 +272,13 @@ uint64_t ring_advised_kib(uint64_t peak_unread)
  */
 static void warn_ring(const struct bpf_map_sizes *m)
 {
+	/* the ring serves every target of the session: one warning for all */
+	static bool warned;
 	uint64_t size = m->events.max_entries;
 
-	if (!m->known || !size || m->ring_peak_unread * 2 < size)
+	if (warned || !m->known || !size || m->ring_peak_unread * 2 < size)
 		return;
+	warned = true;
 	pr_warn("the ring buffer held up to %" PRIu64 " KiB unread of its %" PRIu64
 		" KiB: a larger burst loses records (--ringbuf-size %" PRIu64 " would leave room)",
 		m->ring_peak_unread / 1024, size / 1024, ring_advised_kib(m->ring_peak_unread));

@@ -30,10 +30,10 @@ struct bpf_map_size {
 	uint64_t kernel_bytes; /* "memlock" of /proc/self/fdinfo: its memory now */
 };
 
-/* The maps that can fill up, as loaded (--max-stacks, --max-sites, ... applied). */
 /* --ringbuf-size (KiB, a power of two) with room for 4 times this backlog. */
 uint64_t ring_advised_kib(uint64_t peak_unread);
 
+/* The maps that can fill up, as loaded (--max-stacks, --max-sites, ... applied). */
 struct bpf_map_sizes {
 	bool known;
 	struct bpf_map_size events, gc_inflight, stacks, alloc_counts, live, typed_calls, census,

@@ -107,17 +107,18 @@ static void check_current(struct symbolizer *s, const struct image *img, uint64_
 			  uint32_t tag, const struct code_location *loc)
 {
 	const struct frame_layout *l = s->layout;
-	uint64_t filename, name;
+	uint64_t filename, name, linetable;
 	int32_t firstlineno;
 
 	if (read_image((void *)img, code + l->code_firstlineno_off, &firstlineno,
 		       sizeof(firstlineno)) ||
 	    read_image((void *)img, code + l->code_filename_off, &filename, sizeof(filename)) ||
-	    read_image((void *)img, code + l->code_name_off, &name, sizeof(name)))
+	    read_image((void *)img, code + l->code_name_off, &name, sizeof(name)) ||
+	    read_image((void *)img, code + l->code_linetable_off, &linetable, sizeof(linetable)))
 		fail("code object", "named, but its header is not in the image");
 	if (loc->firstlineno != firstlineno)
 		fail("firstlineno", "not the one in memory now (a stale cache entry)");
-	if (tag && pyobjlife_code_tag(filename, name) != tag)
+	if (tag && pyobjlife_code_tag(filename, name, linetable) != tag)
 		fail("tag", "named although the object in memory is not the one recorded");
 }
 

@@ -106,10 +106,11 @@ static void lay_out(const struct frame_layout *l, struct fuzz_header *h)
 	h->minor = (uint8_t)(l->minor - 8);
 	h->poke_off = CODE_AT + l->code_firstlineno_off;
 	h->poke_val = 0x01;
-	h->q[0] = (struct fuzz_query){
-		CODE_AT, 4, pyobjlife_code_tag(IMAGE_BASE + FILENAME_AT, IMAGE_BASE + NAME_AT),
-		TYPE_AT
-	};
+	h->q[0] = (struct fuzz_query){ CODE_AT, 4,
+				       pyobjlife_code_tag(IMAGE_BASE + FILENAME_AT,
+							  IMAGE_BASE + NAME_AT,
+							  IMAGE_BASE + LINETABLE_AT),
+				       TYPE_AT };
 	h->q[1] = (struct fuzz_query){ CODE_AT, 0xffffffffu, 0, NULL_OBJ };
 	h->q[2] = (struct fuzz_query){ NULL_OBJ, 0, 0, FILENAME_AT };
 	h->q[3] = (struct fuzz_query){ FILENAME_AT, 8, 1, TYPE_AT };

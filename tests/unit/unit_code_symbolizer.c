@@ -273,11 +273,16 @@ static void test_copy_outlives_address_reuse(void **state)
 	assert_int_equal(symbolizer_code(&f->s, CODE_ADDR, 0, tag_of(f), &loc), 0);
 	assert_string_equal(loc.function, "Other.thing");
 	assert_string_equal(loc.file, "/srv/app/other.py");
-	/* same file and name strings, compiled anew: its new line table makes it another tag */
+	/*
+	 * Same file and name strings, compiled anew 50 lines further down: its new line
+	 * table makes it another tag; each stack gets its own object's lines.
+	 */
 	make_target(&f->t, f->l, f->minor, 40);
 	f->t.table.addr = TABLE_ADDR + 0x1000;
 	put_u64(f->t.code.bytes, f->l->code_linetable_off, f->t.table.addr);
+	put_u32(f->t.code.bytes, f->l->code_firstlineno_off, FIRSTLINENO + 50);
 	assert_int_not_equal(tag_of(f), seen);
+	assert_frame(f, 3, "Server.handle", FIRSTLINENO + 50 + 3);
 	assert_frame_tagged(f, seen, 3, "Server.handle", FIRSTLINENO + 3);
 	teardown_fixture(f);
 }
