@@ -234,7 +234,8 @@ static const char top_doc[] =
 
 static const char record_doc[] =
 	"Record the garbage collector of a running CPython process, or of a command launched "
-	"under pyobjlife, until the duration ends, Ctrl-C, SIGTERM or the target's exit. "
+	"under pyobjlife, until the duration ends, Ctrl-C, SIGTERM or the target's exit "
+	"(a second Ctrl-C abandons the output; the probes are always removed first). "
 	"Every collection is traced: per generation the collections, objects collected and "
 	"uncollectable (exactly what gc.get_stats() reports), and pause times.\n\n"
 	"USAGE:\n"
