@@ -325,16 +325,24 @@ static void free_code(void *p)
 	free(e);
 }
 
-/* Past its bound the cache starts over: names already given stay valid (interned). */
+/*
+ * A tree of code entries past its bound (entries or line-table bytes) starts
+ * over: names already given stay valid (interned).
+ */
+static void bound_entries(void **tree, uint64_t *entries, uint64_t *bytes, uint64_t *flushes)
+{
+	if (*entries < SYMBOLIZER_MAX_CODES && *bytes < SYMBOLIZER_MAX_LINETABLE_BYTES)
+		return;
+	tdestroy(*tree, free_code);
+	*tree = NULL;
+	*entries = *bytes = 0;
+	(*flushes)++;
+}
+
 static void bound_code_cache(struct symbolizer *s)
 {
-	if (s->stats.codes < SYMBOLIZER_MAX_CODES &&
-	    s->stats.linetable_bytes < SYMBOLIZER_MAX_LINETABLE_BYTES)
-		return;
-	tdestroy(s->codes, free_code);
-	s->codes = NULL;
-	s->stats.codes = s->stats.linetable_bytes = 0;
-	s->stats.code_flushes++;
+	bound_entries(&s->codes, &s->stats.codes, &s->stats.linetable_bytes,
+		      &s->stats.code_flushes);
 }
 
 /* `recheck`: compare with the target's memory even if this batch already did. */
@@ -501,15 +509,11 @@ static int snapshot_linetable(const struct frame_layout *l, const struct snapsho
 	return 0;
 }
 
+/* Copies past the bound go too: a later stack's frames are then named from the target. */
 static void bound_snapshots(struct symbolizer *s)
 {
-	if (s->stats.snapshots < SYMBOLIZER_MAX_CODES &&
-	    s->stats.snapshot_bytes < SYMBOLIZER_MAX_LINETABLE_BYTES)
-		return;
-	tdestroy(s->snapshots, free_code);
-	s->snapshots = NULL;
-	s->stats.snapshots = s->stats.snapshot_bytes = 0;
-	s->stats.snapshot_flushes++;
+	bound_entries(&s->snapshots, &s->stats.snapshots, &s->stats.snapshot_bytes,
+		      &s->stats.snapshot_flushes);
 }
 
 /* Name and line table from the copy, through the same readers as the target's memory. */
