@@ -263,17 +263,17 @@ static __always_inline void account(struct gc_gen_agg *g, __u64 pause, __s64 col
 }
 
 /*
- * A wakeup per record costs the probed thread a cross-CPU reschedule (measured
- * ~25 us per collection here): wake only when the ring fills; userspace drains it
- * every poll interval anyway.
- */
-/*
  * The most data the ring held unread when a record was submitted: how close it
  * came to losing records, from which userspace advises a size. Racy between
  * CPUs, which at worst misses a peak by one record.
  */
 __u64 ring_peak_unread;
 
+/*
+ * A wakeup per record costs the probed thread a cross-CPU reschedule (measured
+ * ~25 us per collection here): wake only when the ring fills; userspace drains it
+ * every poll interval anyway.
+ */
 static __always_inline void submit_lazily(void *record)
 {
 	__u64 unread = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
