@@ -800,18 +800,18 @@ static __always_inline bool snapshot_into(struct tag_ctx *c, __u64 code, __u32 t
  * reader need not be woken per new stack, and a code object freed (or its
  * address reused) before then is still named right.
  */
-static __always_inline void snapshot_code(struct tag_ctx *c, __u64 code, __u32 tag)
+/* `table`: the code object's line table pointer, as its tag was computed from */
+static __always_inline void snapshot_code(struct tag_ctx *c, __u64 code, __u32 tag, __u64 table)
 {
 	const struct stack_walk_cfg *w = &c->cfg->walk;
 	struct snapped_key k = { .code = code, .tag = tag, .generation = c->cfg->generation };
-	__u64 table, table_bytes = 0;
+	__u64 table_bytes = 0;
 	__u8 one = 1;
 	bool sent;
 
 	if (bpf_map_lookup_elem(&snapped_codes, &k))
 		return;
 	/* the line table's length picks the record's size (the ring takes constant sizes) */
-	table = read_user_u64(code + w->code_linetable_off);
 	if (table)
 		table_bytes = w->bytes_data_off + read_user_u64(table + w->ob_size_off);
 	if (table_bytes <= PYOBJLIFE_SNAP_TABLE_SMALL)
@@ -841,7 +841,7 @@ static long tag_one_frame(__u32 i, void *arg)
 		return 0;
 	}
 	c->st->code_tag[i] = pyobjlife_code_tag(f[0], f[1], f[table]);
-	snapshot_code(c, c->st->code[i], c->st->code_tag[i]);
+	snapshot_code(c, c->st->code[i], c->st->code_tag[i], f[table]);
 	return 0;
 }
 
