@@ -44,7 +44,7 @@ sys.path.insert(0, HERE)
 import run_bench  # noqa: E402  (the runner's interpreter lookup and machine description)
 
 WORKLOAD = os.path.join(HERE, "probe_cost_workload.py")
-KINDS = ["instance", "list", "dict", "tuple", "float", "tuple_deep"]
+KINDS = ["instance", "list", "dict", "tuple", "float", "tuple_deep", "tuple_wide"]
 CONDITIONS = ["none", "empty", "full"]
 TIMEOUT = 300
 

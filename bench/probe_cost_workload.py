@@ -2,7 +2,9 @@
 # Copyright (c) 2026 The pyobjlife authors
 """One kind of object made and dropped N times, for bench/probe_cost.py: each
 iteration is one birth and one death of the kind, nothing else allocates
-(tuple_deep: the tuples, made 30 Python frames down, for the stack walk).
+(tuple_deep: the tuples, made 30 Python frames down, for the stack walk;
+tuple_wide: the same with 24 locals in each frame, ~300 bytes a frame on 3.11+,
+closer to an application's frames than tuple_deep's ~100).
 
   python probe_cost_workload.py KIND N
 
@@ -56,8 +58,23 @@ def make_tuple_deep(n, depth=DEEP):
     make_tuple(n)
 
 
+WIDE_LOCALS = 24
+
+
+def wide_source():
+    # a frame's size is its locals and stack, which only its source sets: written out
+    pad = "".join("    pad%d = depth\n" % i for i in range(WIDE_LOCALS))
+    return ("def make_tuple_wide(n, depth=DEEP):\n" + pad +
+            "    if depth > 1:\n"
+            "        return make_tuple_wide(n, depth - 1)\n"
+            "    make_tuple(n)\n")
+
+
+exec(wide_source())
+
 KINDS = {"instance": make_instance, "list": make_list, "dict": make_dict,
-         "tuple": make_tuple, "float": make_float, "tuple_deep": make_tuple_deep}
+         "tuple": make_tuple, "float": make_float, "tuple_deep": make_tuple_deep,
+         "tuple_wide": make_tuple_wide}  # noqa: F821 (defined by the exec above)
 
 
 def main():

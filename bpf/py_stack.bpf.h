@@ -19,13 +19,16 @@
 #define FNV_OFFSET		 0xcbf29ce484222325ull
 #define FNV_PRIME		 0x100000001b3ull
 
-/* one read for two fields of a struct when they lie this close (each read costs ~65 ns) */
-#define PY_SPAN_READ_MAX 256
+/* one read for the fields of a struct when they lie this close (each read costs ~65 ns) */
+#define PY_SPAN_READ_MAX PYOBJLIFE_SPAN_READ_MAX
 /*
  * 3.11+: the bytes read below a frame in one go, its callers' frames with them
- * (they lie just below it in the thread's data stack), within the frame's page.
+ * (they lie just below it in the thread's data stack). A read costs nearly the
+ * same up to 4 KiB (uprobe-cost-model.md, section 3), so a deep stack takes
+ * few. The window stays within memory known to be mapped: the data stack chunk
+ * the thread state names, or else the frame's page.
  */
-#define PY_FRAME_WINDOW 1024
+#define PY_FRAME_WINDOW 4096
 #define PY_PAGE_MASK	(~4095ull)
 
 /* tp_basicsize, tp_itemsize and tp_dealloc are adjacent in every version (checked in userspace) */
@@ -58,6 +61,8 @@ struct walk_scratch {
 	/* a frame at its end, PYOBJLIFE_FRAME_READ_MAX at most past the window's start */
 	__u8 window[PY_FRAME_WINDOW + PYOBJLIFE_FRAME_READ_MAX];
 	__u64 tstate_frame; /* tstate's frame field, read with its thread id; 0: not read */
+	/* the data stack chunk read with them: [chunk, top) is mapped; 0, 0: not read */
+	__u64 tstate_chunk, tstate_chunk_top;
 	struct type_cache_entry types[PY_TYPE_CACHE_SLOTS];
 };
 
@@ -123,22 +128,26 @@ static __always_inline __u64 span_u64(const struct walk_scratch *sc, __u32 lo, _
 	return *(const __u64 *)(sc->span + at);
 }
 
-/* Whether `tstate` belongs to the thread whose FS base is `fsbase`; keeps its frame field. */
+/*
+ * Whether `tstate` belongs to the thread whose FS base is `fsbase`; keeps its
+ * frame field, and on 3.11+ its data stack chunk, for the walk.
+ */
 static __always_inline bool tstate_is_current(const struct stack_walk_cfg *w,
 					      struct walk_scratch *sc, __u64 tstate, __u64 fsbase)
 {
-	__u32 id = w->tstate_thread_id_off, fr = w->tstate_frame_off;
-	__u32 lo = id < fr ? id : fr, hi = id < fr ? fr : id;
+	__u32 lo = w->tstate_span_lo;
 
-	sc->tstate_frame = 0;
-	/* the thread id and the frame pointer in one read: both are needed, 24-120 bytes apart */
-	if (!read_span(sc, tstate, lo, hi)) {
-		if (span_u64(sc, lo, id) != fsbase)
+	sc->tstate_frame = sc->tstate_chunk = sc->tstate_chunk_top = 0;
+	/* the fields in one read; one absent (PYOBJLIFE_OFF_NONE) reads as 0 from the span */
+	if (!read_span(sc, tstate, lo, w->tstate_span_hi)) {
+		if (span_u64(sc, lo, w->tstate_thread_id_off) != fsbase)
 			return false;
-		sc->tstate_frame = span_u64(sc, lo, fr);
+		sc->tstate_frame = span_u64(sc, lo, w->tstate_frame_off);
+		sc->tstate_chunk = span_u64(sc, lo, w->tstate_datastack_chunk_off);
+		sc->tstate_chunk_top = span_u64(sc, lo, w->tstate_datastack_top_off);
 		return true;
 	}
-	return read_user_u64(tstate + id) == fsbase;
+	return read_user_u64(tstate + w->tstate_thread_id_off) == fsbase;
 }
 
 /*
@@ -149,9 +158,8 @@ static __always_inline bool tstate_is_current(const struct stack_walk_cfg *w,
  */
 static __always_inline __u64 current_fsbase(void)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-
-	return BPF_CORE_READ(task, thread.fsbase);
+	/* a BTF pointer: a plain load, without the helper call BPF_CORE_READ makes */
+	return bpf_get_current_task_btf()->thread.fsbase;
 }
 
 static __always_inline __u64 current_tstate(const struct target_cfg *cfg, __u64 runtime,
@@ -161,7 +169,7 @@ static __always_inline __u64 current_tstate(const struct target_cfg *cfg, __u64 
 	__u64 fsbase = current_fsbase();
 	__u64 interp = 0, tstate;
 
-	sc->tstate_frame = 0;
+	sc->tstate_frame = sc->tstate_chunk = sc->tstate_chunk_top = 0;
 	if (w->tstate_current_off != PYOBJLIFE_OFF_NONE) {
 		tstate = read_user_u64(runtime + w->tstate_current_off);
 	} else {
@@ -255,22 +263,27 @@ struct walk_ctx {
 	struct walk_scratch *sc;
 	__u64 frame;
 	__u64 hash;
-	__u64 win_lo, win_hi; /* the target's addresses sc->window holds */
+	__u64 win_lo, win_hi;	  /* the target's addresses sc->window holds */
+	__u64 chunk_lo, chunk_hi; /* the data stack chunk in use: mapped throughout */
 	__u32 n, max, size;
 };
 
 /*
  * Read the window that ends with the frame at c->frame: the frame and what lies
- * below it, never below the frame's page (a data stack chunk's first frames sit
- * at its start: the memory below may be unmapped). 0, or -1 (nothing kept).
+ * below it, never below the data stack chunk holding it, nor below its page
+ * when it lies outside that chunk (an older chunk, a generator, a C stack): a
+ * chunk's first frames sit at its start, and the memory below may be unmapped.
+ * 0, or -1 (nothing kept).
  */
 static __always_inline int read_window(struct walk_ctx *c)
 {
-	__u64 hi = c->frame + c->size, lo = hi - PY_FRAME_WINDOW, page = c->frame & PY_PAGE_MASK;
+	__u64 hi = c->frame + c->size, lo = hi - PY_FRAME_WINDOW, floor = c->frame & PY_PAGE_MASK;
 	__u64 len;
 
-	if (lo < page)
-		lo = page;
+	if (c->frame >= c->chunk_lo && hi <= c->chunk_hi)
+		floor = c->chunk_lo;
+	if (lo < floor)
+		lo = floor;
 	len = hi - lo;
 	/* checked after the barrier, on the register used: the verifier keeps the bound */
 	asm volatile("" : "+r"(len));
@@ -368,6 +381,10 @@ static __always_inline __u64 walk_stack(const struct stack_walk_cfg *w, __u64 ts
 	long iterations;
 
 	sc->st.flags = 0;
+	if (sc->tstate_chunk < sc->tstate_chunk_top) {
+		c.chunk_lo = sc->tstate_chunk;
+		c.chunk_hi = sc->tstate_chunk_top;
+	}
 	c.frame = sc->tstate_frame ? sc->tstate_frame : read_user_u64(tstate + w->tstate_frame_off);
 	if (c.frame && w->cframe_current_off != PYOBJLIFE_OFF_NONE)
 		c.frame = read_user_u64(c.frame + w->cframe_current_off);

@@ -24,7 +24,9 @@
 #define PYOBJLIFE_DEF_STACK_DEPTH 64
 /* one bulk read covers the fields of a frame we need */
 #define PYOBJLIFE_FRAME_READ_MAX 128
-#define PYOBJLIFE_OFF_NONE	 0xffffffffu
+/* the most one read of a few fields of a struct covers (a thread state's, a type's) */
+#define PYOBJLIFE_SPAN_READ_MAX 512
+#define PYOBJLIFE_OFF_NONE	0xffffffffu
 
 /* How a frame says where it is in its bytecode. */
 enum pyobjlife_instr_kind {
@@ -64,6 +66,16 @@ struct stack_walk_cfg {
 	__u32 tstate_thread_id_off;
 	__u32 tstate_frame_off;
 	__u32 cframe_current_off;
+	/* 3.11+: the data stack chunk holding the innermost frames, and its top */
+	__u32 tstate_datastack_chunk_off;
+	__u32 tstate_datastack_top_off;
+	/*
+	 * The thread state's fields above are read in one span from span_lo to the
+	 * u64 at span_hi, fewer than PYOBJLIFE_SPAN_READ_MAX bytes (userspace leaves
+	 * the data stack fields out to keep it so).
+	 */
+	__u32 tstate_span_lo;
+	__u32 tstate_span_hi;
 	__u32 frame_code_off;
 	__u32 frame_previous_off;
 	__u32 frame_instr_off;

@@ -109,6 +109,43 @@ int bpf_session_open(struct bpf_session *s, const struct bpf_session_opts *o)
 	return 0;
 }
 
+static uint32_t min_u32(uint32_t a, uint32_t b)
+{
+	return a < b ? a : b;
+}
+
+static uint32_t max_u32(uint32_t a, uint32_t b)
+{
+	return a > b ? a : b;
+}
+
+/*
+ * The thread state's fields the walk reads (its thread id, its frame and, on
+ * 3.11+, its data stack chunk), read in one span; the data stack fields are
+ * left out where they would make it longer than one read covers.
+ */
+static void set_tstate_span(struct stack_walk_cfg *w)
+{
+	uint32_t lo = min_u32(w->tstate_thread_id_off, w->tstate_frame_off);
+	uint32_t hi = max_u32(w->tstate_thread_id_off, w->tstate_frame_off);
+	uint32_t chunk = w->tstate_datastack_chunk_off, top = w->tstate_datastack_top_off;
+
+	if (chunk != PYOBJLIFE_OFF_NONE && top != PYOBJLIFE_OFF_NONE) {
+		uint32_t wide_lo = min_u32(lo, min_u32(chunk, top));
+		uint32_t wide_hi = max_u32(hi, max_u32(chunk, top));
+
+		if (wide_hi + sizeof(uint64_t) - wide_lo < PYOBJLIFE_SPAN_READ_MAX) {
+			lo = wide_lo;
+			hi = wide_hi;
+		} else {
+			w->tstate_datastack_chunk_off = w->tstate_datastack_top_off =
+				PYOBJLIFE_OFF_NONE;
+		}
+	}
+	w->tstate_span_lo = lo;
+	w->tstate_span_hi = hi;
+}
+
 static void fill_walk_cfg(struct stack_walk_cfg *w, const struct frame_layout *l, unsigned depth)
 {
 	*w = (struct stack_walk_cfg){
@@ -122,6 +159,8 @@ static void fill_walk_cfg(struct stack_walk_cfg *w, const struct frame_layout *l
 		.tstate_thread_id_off = l->tstate_thread_id_off,
 		.tstate_frame_off = l->tstate_frame_off,
 		.cframe_current_off = l->cframe_current_off,
+		.tstate_datastack_chunk_off = l->tstate_datastack_chunk_off,
+		.tstate_datastack_top_off = l->tstate_datastack_top_off,
 		.frame_code_off = l->frame_code_off,
 		.frame_previous_off = l->frame_previous_off,
 		.frame_instr_off = l->frame_instr_off,
@@ -143,6 +182,7 @@ static void fill_walk_cfg(struct stack_walk_cfg *w, const struct frame_layout *l
 		.owner_skip_from = l->owner_skip_from,
 		.frames_stacked = l->major == 3 && l->minor >= 11,
 	};
+	set_tstate_span(w);
 }
 
 static int zero_agg_entry(struct bpf_map *map, __u32 slot, size_t size)

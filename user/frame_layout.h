@@ -29,6 +29,9 @@ struct frame_layout {
 	 */
 	uint32_t tstate_frame_off;
 	uint32_t cframe_current_off; /* _PyCFrame.current_frame, NONE when frame_off is direct */
+	/* the data stack chunk the innermost frames live in and its top (3.11+, else NONE) */
+	uint32_t tstate_datastack_chunk_off;
+	uint32_t tstate_datastack_top_off;
 	/* one frame (PyFrameObject up to 3.10, _PyInterpreterFrame from 3.11) */
 	uint32_t frame_code_off;
 	uint32_t frame_previous_off;

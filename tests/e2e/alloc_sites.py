@@ -110,6 +110,28 @@ def check_deep(rec, oracle, depth_limit, problems):
         problems.append("health.truncated_stacks does not count the deep allocations")
 
 
+def check_wide(rec, oracle, problems):
+    """Frames of ~1 KiB, 29 of them: the walk reads them in windows of the data stack
+    chunk holding the leaf, then crosses into the chunk below. Every frame must be
+    there, none lost at a window's or a chunk's edge."""
+    wide = stacks_of(rec, "SiteWide")
+    want = oracle["sites"]["SiteWide"]
+    calls = oracle["calls"]
+    if sum(s["allocations"] for s in wide) != want["allocations"]:
+        problems.append(f"SiteWide stacks sum to {sum(s['allocations'] for s in wide)}")
+    n = oracle["wide_recursion"]
+    expect = ([(calls["wide"]["file"], "wide", calls["wide"]["line"])] * n +
+              [(calls["wide_to_leaf"]["file"], "wide", calls["wide_to_leaf"]["line"]),
+               (want["file"], want["function"], want["line"])])
+    for s in wide:
+        frames = [(f["file"], f["function"], f["line"]) for f in s["frames"]]
+        if s["truncated"] or frames[-len(expect):] != expect or \
+                [f[1] for f in frames[:-len(expect)]] != ["<module>", "main", "run"]:
+            problems.append(f"SiteWide stack (wide frames across data stack chunks) is "
+                            f"{len(frames)} frames, truncated {s['truncated']}, from the leaf: "
+                            f"{[f[1:] for f in frames[::-1][:4]]} ... {[f[1] for f in frames[:4]]}")
+
+
 def check_health(rec, problems):
     a = rec["allocations"]
     h = a["health"]
@@ -256,6 +278,7 @@ def main():
         check_sites(rec, oracle, problems)
         check_threads(rec, oracle, problems)
         check_deep(rec, oracle, args.stack_depth, problems)
+        check_wide(rec, oracle, problems)
         if args.folded:
             folded = os.path.join(tmp, "rec.folded")
             oracle, _ = record(args, folded, depth)
@@ -263,7 +286,7 @@ def main():
     if problems:
         fail(f"{args.label} (CPython {oracle['python']}): " + "; ".join(problems[:12]))
     print(f"PASS: {args.label} (CPython {oracle['python']}): "
-          f"{len(oracle['sites'])} sites exact, threads and truncation right, "
+          f"{len(oracle['sites'])} sites exact, threads, wide frames and truncation right, "
           f"{rec['allocations']['total_allocations']} allocations in {len(rec['stacks'])} stacks")
 
 

@@ -209,6 +209,7 @@ def run_full(args, tmp):
     alloc_sites.check_sites(rec, oracle, problems)
     alloc_sites.check_threads(rec, oracle, problems)
     alloc_sites.check_deep(rec, oracle, args.stack_depth, problems)
+    alloc_sites.check_wide(rec, oracle, problems)
     if problems:
         print(stderr)
         fail(f"{args.label} --mode full: " + "; ".join(problems[:12]))

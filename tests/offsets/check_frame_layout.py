@@ -127,6 +127,13 @@ def offset_specs(minor):
         s["cframe_current_off"] = Present(off("_PyCFrame", "current_frame"))
     else:
         s["cframe_current_off"] = absent_member(ts, "cframe->current_frame")
+    # the data stack chunk holding the innermost frames (3.11+)
+    if minor <= 10:
+        s["tstate_datastack_chunk_off"] = absent_member(ts, "datastack_chunk")
+        s["tstate_datastack_top_off"] = absent_member(ts, "datastack_top")
+    else:
+        s["tstate_datastack_chunk_off"] = Present(off(ts, "datastack_chunk"), must_be_ptr=True)
+        s["tstate_datastack_top_off"] = Present(off(ts, "datastack_top"), must_be_ptr=True)
     # one frame
     s["frame_code_off"] = Present(off(frame, "f_executable" if minor >= 13 else "f_code"))
     s["frame_previous_off"] = Present(off(frame, "f_back" if minor <= 10 else "previous"))

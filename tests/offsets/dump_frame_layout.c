@@ -39,6 +39,8 @@ int main(int argc, char **argv)
 	PUT(l, tstate_thread_id_off);
 	PUT(l, tstate_frame_off);
 	PUT(l, cframe_current_off);
+	PUT(l, tstate_datastack_chunk_off);
+	PUT(l, tstate_datastack_top_off);
 	PUT(l, frame_code_off);
 	PUT(l, frame_previous_off);
 	PUT(l, frame_instr_off);
