@@ -24,7 +24,10 @@ With --kernel-stats, kernel.bpf_stats_enabled is on during the rounds and the
 table adds what the kernel measured of each full-mode program per run (birth,
 death): the programs alone, without the trap, far less noisy than thread CPU
 time. The statistics cost every program two clock reads, which the thread-time
-columns then include.
+columns then include. With both options, a third table divides each run's birth
+program time by its death program time: the host's speed moves both alike, so
+between builds whose death program is the same, the ratio's change is the birth
+program's own, far steadier than either figure alone.
 
 Root. Prints a markdown table; --json writes everything.
 
@@ -171,6 +174,10 @@ def summarize(runs, n):
                     per_run.setdefault(name, []).append(ns)
             if per_run:
                 rows[kind][label] = {name: statistics.median(v) for name, v in per_run.items()}
+            ratios = [r for r in (birth_per_death(x.get("program_ns_per_run", {}))
+                                  for x in by.get(cond, [])) if r is not None]
+            if ratios:
+                rows[kind][label + "_birth_per_death"] = statistics.median(ratios)
         if "baseline" in t:
             base_ns = (t["baseline"] - t["empty"]) / hits * 1e9
             rows[kind]["baseline_programs_ns_per_hit"] = base_ns
@@ -180,6 +187,15 @@ def summarize(runs, n):
 
 
 BIRTH_PROGRAMS = ("uprobe__alloc_birth", "uprobe__alloc_typed", "uprobe__alloc_typed_var")
+
+
+def birth_per_death(ns):
+    """The birth program's run time over the death program's, in one run. The host's
+    speed moves both alike (by up to a third between runs on this VM); between builds
+    whose death program is the same, this ratio's change is the birth program's."""
+    births = [ns[p] for p in BIRTH_PROGRAMS if p in ns]
+    death = ns.get("uprobe__dealloc")
+    return max(births) / death if births and death else None
 
 
 def kernel_cell(ns):
@@ -226,6 +242,17 @@ def markdown(doc):
             if base:
                 line += f" {kernel_cell(r.get('baseline_kernel_ns', {}))} |"
             out.append(line)
+    paired = [(kind, r) for kind, r in kernel if "baseline_kernel_ns_birth_per_death" in r
+              and "kernel_ns_birth_per_death" in r]
+    if paired:
+        out += ["", "Birth over death in the same run (median of rounds): where the two builds' "
+                "death programs are the same, the change is the birth program's, without the "
+                "host's speed:", "",
+                "| kind | birth / death | baseline's birth / death | birth's change |",
+                "|---|---:|---:|---:|"]
+        for kind, r in paired:
+            new, old = r["kernel_ns_birth_per_death"], r["baseline_kernel_ns_birth_per_death"]
+            out.append(f"| {kind} | {new:.2f} | {old:.2f} | {(new / old - 1) * 100:+.0f}% |")
     return "\n".join(out) + "\n"
 
 
