@@ -27,7 +27,9 @@ time. The statistics cost every program two clock reads, which the thread-time
 columns then include. With both options, a third table divides each run's birth
 program time by its death program time: the host's speed moves both alike, so
 between builds whose death program is the same, the ratio's change is the birth
-program's own, far steadier than either figure alone.
+program's own, far steadier than either figure alone. --no-lifetimes adds full
+mode without following objects to their death, and a table of what each object
+costs the loop in both.
 
 Root. Prints a markdown table; --json writes everything.
 
@@ -102,13 +104,13 @@ def run_empty(ctx, kind):
             "return_hits": int(hits[2])}
 
 
-def run_full(ctx, kind, binary=None):
+def run_full(ctx, kind, binary=None, extra=()):
     w = start_workload(ctx["python"], kind, ctx["n"])
     with tempfile.TemporaryDirectory(prefix="pyobjlife-probe-cost-") as tmp:
         out = os.path.join(tmp, "rec.json")
-        r = subprocess.Popen([binary or ctx["pyobjlife"], "record", "--mode", "full", "-p", str(w.pid),
-                              "-o", out], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                             stderr=subprocess.PIPE, text=True)
+        r = subprocess.Popen([binary or ctx["pyobjlife"], "record", "--mode", "full", *extra,
+                              "-p", str(w.pid), "-o", out], stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         try:
             line = r.stderr.readline()
             if "attached" not in line:
@@ -132,11 +134,13 @@ def run_full(ctx, kind, binary=None):
 
 
 RUNNERS = {"none": run_none, "empty": run_empty, "full": run_full,
-           "baseline": lambda ctx, kind: run_full(ctx, kind, ctx["baseline"])}
+           "baseline": lambda ctx, kind: run_full(ctx, kind, ctx["baseline"]),
+           "counts": lambda ctx, kind: run_full(ctx, kind, extra=("--no-lifetimes",))}
 
 
 def conditions(ctx):
-    return CONDITIONS + (["baseline"] if ctx.get("baseline") else [])
+    return (CONDITIONS + (["baseline"] if ctx.get("baseline") else [])
+            + (["counts"] if ctx.get("counts") else []))
 
 
 def measure(ctx, kinds, rounds, log):
@@ -178,6 +182,10 @@ def summarize(runs, n):
                                   for x in by.get(cond, [])) if r is not None]
             if ratios:
                 rows[kind][label + "_birth_per_death"] = statistics.median(ratios)
+        if "counts" in t:
+            full_ns, counts_ns = (t["full"] - t["none"]) / n * 1e9, (t["counts"] - t["none"]) / n * 1e9
+            rows[kind]["full_ns_per_object"] = full_ns
+            rows[kind]["no_lifetimes_ns_per_object"] = counts_ns
         if "baseline" in t:
             base_ns = (t["baseline"] - t["empty"]) / hits * 1e9
             rows[kind]["baseline_programs_ns_per_hit"] = base_ns
@@ -242,6 +250,15 @@ def markdown(doc):
             if base:
                 line += f" {kernel_cell(r.get('baseline_kernel_ns', {}))} |"
             out.append(line)
+    counts = [(kind, r) for kind, r in doc["rows"].items() if "no_lifetimes_ns_per_object" in r]
+    if counts:
+        out += ["", "What full mode costs each object (its thread CPU time over the unprobed "
+                "loop's), with objects followed to their death and with --no-lifetimes:", "",
+                "| kind | full mode ns/object | --no-lifetimes ns/object | saved |",
+                "|---|---:|---:|---:|"]
+        for kind, r in counts:
+            full, cnt = r["full_ns_per_object"], r["no_lifetimes_ns_per_object"]
+            out.append(f"| {kind} | {full:.0f} | {cnt:.0f} | {(1 - cnt / full) * 100:.0f}% |")
     paired = [(kind, r) for kind, r in kernel if "baseline_kernel_ns_birth_per_death" in r
               and "kernel_ns_birth_per_death" in r]
     if paired:
@@ -288,6 +305,9 @@ def main():
                                                          "pyobjlife"))
     ap.add_argument("--baseline", help="another pyobjlife build whose full mode is measured "
                     "in the same rounds, for a side-by-side comparison")
+    ap.add_argument("--no-lifetimes", action="store_true",
+                    help="also measure `record --mode full --no-lifetimes` in the same rounds, "
+                    "and report what each object costs with and without following it")
     ap.add_argument("--kernel-stats", action="store_true",
                     help="also report each program's kernel-measured run time "
                     "(kernel.bpf_stats_enabled=1 during the rounds)")
@@ -312,7 +332,7 @@ def main():
         sys.exit(f"probe_cost: unknown kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
     log = (lambda msg: None) if a.quiet else (lambda msg: print(msg, file=sys.stderr, flush=True))
     ctx = {"python": python, "pyobjlife": pyobjlife, "empty_probes": empty, "n": a.n,
-           "baseline": baseline}
+           "baseline": baseline, "counts": a.no_lifetimes}
     try:
         with kernel_stats(a.kernel_stats):
             runs = measure(ctx, kinds, a.rounds, log)

@@ -484,7 +484,8 @@ static int attach_lifecycle(struct bpf_target *t)
 	const struct probe_plan *p = t->plan;
 	int n = attach_plain(t, &p->dealloc, t->session->skel->progs.uprobe__dealloc), m;
 
-	if (n < 0 || p->alloc_method != ALLOC_METHOD_TYPED)
+	/* a typed allocator's return gives the object's address, only needed to follow it */
+	if (n < 0 || p->alloc_method != ALLOC_METHOD_TYPED || !p->dealloc.n_sites)
 		return n;
 	m = attach_typed_returns(t, &p->alloc_typed_var);
 	if (m < 0)

@@ -38,6 +38,7 @@ enum {
 	OPT_SAMPLING_LINK,
 	OPT_FOLLOW_CHILDREN,
 	OPT_MAX_TIMELINE,
+	OPT_NO_LIFETIMES,
 };
 
 #define EXIT_STATUS_DOC                                                                            \
@@ -132,6 +133,12 @@ static const struct argp_option session_options[] = {
 	  "Objects followed to their death at once (sampled and full modes, default 1048576; "
 	  "sampled windows are kept short enough for their births to fit); births "
 	  "beyond are counted but not followed, and reported",
+	  3 },
+	{ "no-lifetimes", OPT_NO_LIFETIMES, NULL, 0,
+	  "Count allocations (sampled and full modes) without following objects to their "
+	  "death: no deallocator probes and no live-object map, a third fewer probe hits and a "
+	  "cheaper birth; the recording has no deaths, lifetimes or generations, while the "
+	  "census and the stacks that trigger collections stay",
 	  3 },
 	{ "census-interval", OPT_CENSUS_INTERVAL, "SECONDS", 0,
 	  "Count live objects of the oldest generation by type at the first collection after "
@@ -268,6 +275,7 @@ static const char record_doc[] =
 	"  pyobjlife record -o app.json -- python3 app.py  # from the first bytecode of app.py\n"
 	"  pyobjlife record -p 1234 -d 5 --mode full -o allocs.json   # allocation sites\n"
 	"  pyobjlife record -p 1234 -d 5 --mode full -o a.folded --weight bytes\n"
+	"  pyobjlife record -p 1234 -d 5 --mode full --no-lifetimes -o counts.json\n"
 	"  pyobjlife record -p 1234 -d 5 --mode full -o rec.json -o report.html\n"
 	"  pyobjlife record -p 1234 -p 5678 -o r.json  # r.1234.json and r.5678.json\n"
 	"  pyobjlife record --follow-children -o r.json -- python3 -m pytest -n 4\n"
@@ -401,6 +409,9 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 		break;
 	case OPT_FOLLOW_CHILDREN:
 		c->follow_children = true;
+		break;
+	case OPT_NO_LIFETIMES:
+		c->no_lifetimes = true;
 		break;
 	case 'd':
 		errno = 0;
@@ -565,6 +576,10 @@ static error_t parse_common(int key, char *arg, struct argp_state *state)
 					  "extension instead");
 		if (c->mode == MODE_UNSET)
 			c->mode = c->cmd == CMD_RECORD ? MODE_SAMPLED : MODE_GC;
+		if (c->no_lifetimes && c->mode == MODE_GC)
+			argp_error(state,
+				   "--no-lifetimes applies to --mode sampled or full: gc mode "
+				   "follows no object anyway");
 		/* top's rates are per second of the target's life: windows would hide most */
 		if (c->cmd == CMD_TOP && c->mode == MODE_SAMPLED)
 			argp_error(state, "top shows --mode gc or full, not sampled");

@@ -66,6 +66,7 @@ struct cli {
 	bool weight_given;
 	unsigned top;	   /* --top: rows in the text tables; 0 the default */
 	unsigned max_live; /* --max-live */
+	bool no_lifetimes; /* --no-lifetimes: count allocations, follow no object to its death */
 	double census_full_interval_s, census_young_interval_s; /* < 0: default */
 	unsigned census_max_objects;
 	unsigned max_timeline; /* --max-timeline: entries per timeline; 0 the default */

@@ -694,6 +694,8 @@ static int plan_target(struct session *s, struct target *t, const struct py_targ
 				t->plan.gc_note);
 		return EXIT_UNSUPPORTED;
 	}
+	if (s->cli->no_lifetimes)
+		probe_plan_drop_deaths(&t->plan);
 	if (probe_plan_place(&t->plan, s->cli->placement))
 		pr_warn("%scannot read the code of %s: probes stay at their entry points", t->who,
 			pt->path);

@@ -553,6 +553,17 @@ int probe_plan_build(struct probe_plan *p, const struct py_target *t, enum gc_pr
 	return r;
 }
 
+void probe_plan_drop_deaths(struct probe_plan *p)
+{
+	if (p->alloc_method == ALLOC_METHOD_TYPED)
+		p->n_alloc_probes -= p->alloc_typed_var.n_sites + p->alloc_typed.n_sites;
+	if (p->alloc_method != ALLOC_METHOD_NONE)
+		p->n_alloc_probes -= p->dealloc.n_sites;
+	p->dealloc.n_sites = 0;
+	snprintf(p->lifecycle_note, sizeof(p->lifecycle_note),
+		 "no deaths followed: --no-lifetimes asked for allocation counts alone");
+}
+
 static const char *method_name(enum gc_method m)
 {
 	return m == GC_METHOD_USDT ? "usdt" : m == GC_METHOD_UPROBE ? "uprobe" : "none";

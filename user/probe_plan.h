@@ -115,6 +115,12 @@ int probe_plan_build(struct probe_plan *p, const struct py_target *t, enum gc_pr
 		     bool launching);
 
 /*
+ * Follow no object to its death (--no-lifetimes): the deallocator probes, and
+ * the typed allocators' return probes that give a born object's address, go.
+ */
+void probe_plan_drop_deaths(struct probe_plan *p);
+
+/*
  * Choose each code hook's probe address (probe_placement.h). Until this runs,
  * every probe sits at its site's entry. 0, or -errno when the file is unreadable.
  */

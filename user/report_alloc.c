@@ -480,7 +480,14 @@ static void print_cyclic_garbage(FILE *out, const json_t *sites, size_t top)
 void text_write_lifecycle_sites(FILE *out, const json_t *rec, size_t top)
 {
 	const json_t *sites = jarr(rec, "sites");
+	const json_t *life = json_object_get(rec, "lifecycle");
 
+	/* with no object followed, "none" would claim what was never looked at */
+	if (life && !ju64(json_object_get(life, "totals"), "followed")) {
+		fprintf(out, "\nLeak candidates and cyclic garbage: not recorded (%s)\n",
+			jstr(life, "coverage", "no object was followed to its death"));
+		return;
+	}
 	if (sites_have(sites, "alive_survived_full_collection"))
 		print_leak_candidates(out, sites, top);
 	if (sites_have(sites, "cycle_collected"))

@@ -87,7 +87,8 @@ def need_root():
 def case_help():
     for args, words in ((["--help"], ["COMMANDS", "EXIT STATUS"]),
                         (["record", "--help"], ["USAGE", "EXAMPLES", "--duration", "EXIT STATUS",
-                                                "--follow-children", "-p PID -p PID"]),
+                                                "--follow-children", "-p PID -p PID",
+                                                "--no-lifetimes"]),
                         (["gc", "--help"], ["USAGE", "EXAMPLES"]),
                         (["probes", "--help"], ["--binary", "--format"])):
         p = run(*args)
@@ -117,6 +118,8 @@ def case_usage():
                  ["record", "-p", "1", "-p", "1"], ["top", "-p", "1", "-p", "2"],
                  ["probes", "-p", "1", "-p", "2"], ["record", "--follow-children", "-p", "1"],
                  ["top", "--follow-children", "-p", "1"],
+                 ["record", "-p", "1", "--mode", "gc", "--no-lifetimes"],
+                 ["gc", "-p", "1", "--no-lifetimes"],
                  ["record", "-p", "1", "-p", "2", "--format", "json"]):
         p = run(*args)
         if p.returncode != 64:

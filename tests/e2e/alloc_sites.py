@@ -132,6 +132,23 @@ def check_wide(rec, oracle, problems):
                             f"{[f[1:] for f in frames[::-1][:4]]} ... {[f[1] for f in frames[:4]]}")
 
 
+def check_no_lifetimes(args, rec, out, problems):
+    """--no-lifetimes: the same exact counts, no object followed and no death seen (no
+    deallocator probe is attached), and a report that says lifetimes were not recorded
+    rather than that there are none."""
+    life = rec["lifecycle"]
+    if "--no-lifetimes" not in life["coverage"]:
+        problems.append(f"lifecycle coverage does not name --no-lifetimes: {life['coverage']!r}")
+    followed, deaths = life["totals"]["followed"], life["health"]["deaths_seen"]
+    if followed or deaths:
+        problems.append(f"--no-lifetimes followed {followed} objects and saw {deaths} deaths")
+    report = subprocess.run([args.pyobjlife, "report", out], capture_output=True, text=True)
+    if report.returncode != 0 or "not recorded (no deaths followed: --no-lifetimes" not in \
+            report.stdout:
+        problems.append(f"report (exit {report.returncode}) does not say lifetimes were not "
+                        f"recorded: {report.stdout[-300:]!r}")
+
+
 def check_health(rec, problems):
     a = rec["allocations"]
     h = a["health"]
@@ -257,6 +274,8 @@ def main():
     ap.add_argument("--folded", action="store_true", help="also record folded stacks")
     ap.add_argument("--startup-burst", action="store_true",
                     help="check that start-up's stacks do not crowd out the program's")
+    ap.add_argument("--no-lifetimes", action="store_true",
+                    help="record with --no-lifetimes: counts as exact, nothing followed")
     ap.add_argument("--small-maps", action="store_true",
                     help="check that overflowing maps are reported instead")
     args = ap.parse_args()
@@ -269,6 +288,8 @@ def main():
     if args.startup_burst:
         return check_startup_burst(args)
     depth = ["--stack-depth", str(args.stack_depth)]
+    if args.no_lifetimes:
+        depth.append("--no-lifetimes")
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "rec.json")
         oracle, _ = record(args, out, depth)
@@ -279,6 +300,8 @@ def main():
         check_threads(rec, oracle, problems)
         check_deep(rec, oracle, args.stack_depth, problems)
         check_wide(rec, oracle, problems)
+        if args.no_lifetimes:
+            check_no_lifetimes(args, rec, out, problems)
         if args.folded:
             folded = os.path.join(tmp, "rec.folded")
             oracle, _ = record(args, folded, depth)
