@@ -217,6 +217,12 @@ def percent(ratio):
     return f"{ratio * 100:.0f}%" if ratio is not None else "-"
 
 
+def table_of_three(intro, header, rows):
+    """Markdown lines: an intro paragraph, then a table of a kind and three figures."""
+    return ["", intro, "", header, "|---|---:|---:|---:|"] + ["| " + " | ".join(r) + " |"
+                                                             for r in rows]
+
+
 def markdown(doc):
     m = doc["machine"]
     base = doc.get("baseline")
@@ -252,24 +258,24 @@ def markdown(doc):
             out.append(line)
     counts = [(kind, r) for kind, r in doc["rows"].items() if "no_lifetimes_ns_per_object" in r]
     if counts:
-        out += ["", "What full mode costs each object (its thread CPU time over the unprobed "
-                "loop's), with objects followed to their death and with --no-lifetimes:", "",
-                "| kind | full mode ns/object | --no-lifetimes ns/object | saved |",
-                "|---|---:|---:|---:|"]
-        for kind, r in counts:
-            full, cnt = r["full_ns_per_object"], r["no_lifetimes_ns_per_object"]
-            out.append(f"| {kind} | {full:.0f} | {cnt:.0f} | {(1 - cnt / full) * 100:.0f}% |")
+        out += table_of_three(
+            "What full mode costs each object (its thread CPU time over the unprobed loop's), "
+            "with objects followed to their death and with --no-lifetimes:",
+            "| kind | full mode ns/object | --no-lifetimes ns/object | saved |",
+            [(kind, f"{r['full_ns_per_object']:.0f}", f"{r['no_lifetimes_ns_per_object']:.0f}",
+              f"{(1 - r['no_lifetimes_ns_per_object'] / r['full_ns_per_object']) * 100:.0f}%")
+             for kind, r in counts])
     paired = [(kind, r) for kind, r in kernel if "baseline_kernel_ns_birth_per_death" in r
               and "kernel_ns_birth_per_death" in r]
     if paired:
-        out += ["", "Birth over death in the same run (median of rounds): where the two builds' "
-                "death programs are the same, the change is the birth program's, without the "
-                "host's speed:", "",
-                "| kind | birth / death | baseline's birth / death | birth's change |",
-                "|---|---:|---:|---:|"]
-        for kind, r in paired:
-            new, old = r["kernel_ns_birth_per_death"], r["baseline_kernel_ns_birth_per_death"]
-            out.append(f"| {kind} | {new:.2f} | {old:.2f} | {(new / old - 1) * 100:+.0f}% |")
+        out += table_of_three(
+            "Birth over death in the same run (median of rounds): where the two builds' death "
+            "programs are the same, the change is the birth program's, without the host's speed:",
+            "| kind | birth / death | baseline's birth / death | birth's change |",
+            [(kind, f"{r['kernel_ns_birth_per_death']:.2f}",
+              f"{r['baseline_kernel_ns_birth_per_death']:.2f}",
+              f"{(r['kernel_ns_birth_per_death'] / r['baseline_kernel_ns_birth_per_death'] - 1) * 100:+.0f}%")
+             for kind, r in paired])
     return "\n".join(out) + "\n"
 
 
