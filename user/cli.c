@@ -137,9 +137,8 @@ static const struct argp_option session_options[] = {
 	{ "no-lifetimes", OPT_NO_LIFETIMES, NULL, 0,
 	  "Count allocations (sampled and full modes) without following objects to their "
 	  "death: no deallocator probes and no live-object map, a third or more fewer probe hits "
-	  "and a "
-	  "cheaper birth; the recording has no deaths, lifetimes or generations, while the "
-	  "census and the stacks that trigger collections stay",
+	  "and a cheaper birth; the recording has no deaths, lifetimes or generations, while "
+	  "the census and the stacks that trigger collections stay",
 	  3 },
 	{ "census-interval", OPT_CENSUS_INTERVAL, "SECONDS", 0,
 	  "Count live objects of the oldest generation by type at the first collection after "
