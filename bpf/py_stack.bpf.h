@@ -138,7 +138,7 @@ static __always_inline bool tstate_is_current(const struct stack_walk_cfg *w,
 	__u32 lo = w->tstate_span_lo;
 
 	sc->tstate_frame = sc->tstate_chunk = sc->tstate_chunk_top = 0;
-	/* the fields in one read; one absent (PYOBJLIFE_OFF_NONE) reads as 0 from the span */
+	/* the fields in one read; an absent one (PYOBJLIFE_OFF_NONE) reads as 0 from the span */
 	if (!read_span(sc, tstate, lo, w->tstate_span_hi)) {
 		if (span_u64(sc, lo, w->tstate_thread_id_off) != fsbase)
 			return false;

@@ -26,7 +26,10 @@
 #define PYOBJLIFE_FRAME_READ_MAX 128
 /* the most one read of a few fields of a struct covers (a thread state's, a type's) */
 #define PYOBJLIFE_SPAN_READ_MAX 512
-#define PYOBJLIFE_OFF_NONE	0xffffffffu
+/* the BPF side bounds a span's length with a mask */
+_Static_assert((PYOBJLIFE_SPAN_READ_MAX & (PYOBJLIFE_SPAN_READ_MAX - 1)) == 0,
+	       "PYOBJLIFE_SPAN_READ_MAX must be a power of two");
+#define PYOBJLIFE_OFF_NONE 0xffffffffu
 
 /* How a frame says where it is in its bytecode. */
 enum pyobjlife_instr_kind {
@@ -71,8 +74,9 @@ struct stack_walk_cfg {
 	__u32 tstate_datastack_top_off;
 	/*
 	 * The thread state's fields above are read in one span from span_lo to the
-	 * u64 at span_hi, fewer than PYOBJLIFE_SPAN_READ_MAX bytes (userspace leaves
-	 * the data stack fields out to keep it so).
+	 * u64 at span_hi (userspace leaves the data stack fields out, both, where
+	 * the span would reach PYOBJLIFE_SPAN_READ_MAX; a longer span fails its read
+	 * and the thread id is read alone).
 	 */
 	__u32 tstate_span_lo;
 	__u32 tstate_span_hi;

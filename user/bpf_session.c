@@ -122,26 +122,25 @@ static uint32_t max_u32(uint32_t a, uint32_t b)
 /*
  * The thread state's fields the walk reads (its thread id, its frame and, on
  * 3.11+, its data stack chunk), read in one span; the data stack fields are
- * left out where they would make it longer than one read covers.
+ * left out, both, where they would make it longer than one read covers: a
+ * field outside the span would read stale bytes of the last span read.
  */
 static void set_tstate_span(struct stack_walk_cfg *w)
 {
 	uint32_t lo = min_u32(w->tstate_thread_id_off, w->tstate_frame_off);
 	uint32_t hi = max_u32(w->tstate_thread_id_off, w->tstate_frame_off);
 	uint32_t chunk = w->tstate_datastack_chunk_off, top = w->tstate_datastack_top_off;
+	uint32_t wide_lo = min_u32(lo, min_u32(chunk, top));
+	uint32_t wide_hi = max_u32(hi, max_u32(chunk, top));
 
-	if (chunk != PYOBJLIFE_OFF_NONE && top != PYOBJLIFE_OFF_NONE) {
-		uint32_t wide_lo = min_u32(lo, min_u32(chunk, top));
-		uint32_t wide_hi = max_u32(hi, max_u32(chunk, top));
-
-		if (wide_hi + sizeof(uint64_t) - wide_lo < PYOBJLIFE_SPAN_READ_MAX) {
-			lo = wide_lo;
-			hi = wide_hi;
-		} else {
-			w->tstate_datastack_chunk_off = w->tstate_datastack_top_off =
-				PYOBJLIFE_OFF_NONE;
-		}
+	if (chunk != PYOBJLIFE_OFF_NONE && top != PYOBJLIFE_OFF_NONE &&
+	    wide_hi + sizeof(uint64_t) - wide_lo < PYOBJLIFE_SPAN_READ_MAX) {
+		lo = wide_lo;
+		hi = wide_hi;
+	} else {
+		w->tstate_datastack_chunk_off = w->tstate_datastack_top_off = PYOBJLIFE_OFF_NONE;
 	}
+	/* farther apart (no version so far), BPF reads the thread id alone and the frame after */
 	w->tstate_span_lo = lo;
 	w->tstate_span_hi = hi;
 }

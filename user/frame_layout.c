@@ -263,7 +263,7 @@ const struct frame_layout *frame_layout_lookup(int major, int minor)
 struct debug_offsets_positions {
 	size_t threads_head, interp_ceval_gil;
 	size_t tstate; /* thread_state sub-struct: size, prev, next, interp, current_frame,
-			  thread_id, native_thread_id, ... */
+			  thread_id, native_thread_id, datastack_chunk, status */
 	size_t frame;  /* interpreter_frame: size, previous, executable, instr_ptr,
 			  localsplus, owner */
 	size_t code;   /* code_object: size, filename, name, qualname, linetable,
@@ -301,6 +301,7 @@ int py_debug_frame_offsets_decode(const void *buf, unsigned long len, int minor,
 	out->tstate_next = load_u64(p, pos->tstate + 2 * 8);
 	out->tstate_current_frame = load_u64(p, pos->tstate + 4 * 8);
 	out->tstate_thread_id = load_u64(p, pos->tstate + 5 * 8);
+	out->tstate_datastack_chunk = load_u64(p, pos->tstate + 7 * 8);
 	out->frame_previous = load_u64(p, pos->frame + 1 * 8);
 	out->frame_executable = load_u64(p, pos->frame + 2 * 8);
 	out->frame_instr_ptr = load_u64(p, pos->frame + 3 * 8);
@@ -332,6 +333,8 @@ int frame_layout_cross_check(const struct frame_layout *l, const struct py_debug
 		{ "tstate->next", l->tstate_next_off, d->tstate_next },
 		{ "tstate->current_frame", l->tstate_frame_off, d->tstate_current_frame },
 		{ "tstate->thread_id", l->tstate_thread_id_off, d->tstate_thread_id },
+		{ "tstate->datastack_chunk", l->tstate_datastack_chunk_off,
+		  d->tstate_datastack_chunk },
 		{ "frame->previous", l->frame_previous_off, d->frame_previous },
 		{ "frame->f_executable", l->frame_code_off, d->frame_executable },
 		{ "frame->instr_ptr", l->frame_instr_off, d->frame_instr_ptr },

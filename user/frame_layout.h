@@ -77,6 +77,7 @@ const struct frame_layout *frame_layout_lookup(int major, int minor);
 /* _Py_DebugOffsets fields that describe the same structures (3.13+). */
 struct py_debug_frame_offsets {
 	uint64_t threads_head, tstate_next, tstate_thread_id, tstate_current_frame;
+	uint64_t tstate_datastack_chunk;
 	uint64_t frame_previous, frame_executable, frame_instr_ptr, frame_owner;
 	uint64_t code_filename, code_name, code_qualname, code_linetable, code_firstlineno,
 		code_adaptive;

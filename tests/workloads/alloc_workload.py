@@ -3,7 +3,7 @@
 
 Print "ready", wait for a line on stdin (the profiler is attached), then create
 exactly known numbers of instances of classes used nowhere else, each at its
-own line (marked `# SITE:<name>`) in its own function, some in worker threads
+own line (marked `# SITE:<name>`) in its own function: some in worker threads,
 one at the bottom of a deep recursion, and one below a recursion of frames so
 wide (about 1 KiB each) that the walked stack spans two of the thread's data
 stack chunks (16 KiB each, 3.11+). Print the expectations as JSON and wait for a
@@ -108,7 +108,10 @@ def wide_source():
             "    if level == 0:\n"
             "        wide_leaf(COUNTS['SiteWide'])\n"
             "        return\n"
-            "    wide(level - 1)\n")
+            "    if level % 2:\n"
+            "        wide(level - 1)  # odd\n"
+            "    else:\n"
+            "        wide(level - 1)  # even\n")
 
 
 def wide_line(text):
@@ -149,7 +152,7 @@ def expectations():
              for name, fn in (("outer_nested", outer_nested), ("worker", worker),
                               ("deep", deep), ("deep_to_leaf", deep))}
     calls.update({name: {"file": WIDE_FILE, "line": wide_line(text), "function": "wide"}
-                  for name, text in (("wide", "wide(level - 1)"),
+                  for name, text in (("wide_odd", "# odd"), ("wide_even", "# even"),
                                      ("wide_to_leaf", "wide_leaf("))})
     return {"sites": sites, "calls": calls, "depth": DEEP_RECURSION,
             "wide_recursion": WIDE_RECURSION,
