@@ -798,9 +798,9 @@ static __always_inline bool snapshot_into(struct tag_ctx *c, __u64 code, __u32 t
  * The first stored stack holding a code object copies what names it, in the
  * target's own context: userspace reads it whenever it gets to it, so the
  * reader need not be woken per new stack, and a code object freed (or its
- * address reused) before then is still named right.
+ * address reused) before then is still named right. `table`: the code object's
+ * line table pointer, as its tag was computed from.
  */
-/* `table`: the code object's line table pointer, as its tag was computed from */
 static __always_inline void snapshot_code(struct tag_ctx *c, __u64 code, __u32 tag, __u64 table)
 {
 	const struct stack_walk_cfg *w = &c->cfg->walk;

@@ -172,8 +172,6 @@ static int cmp_key_type(const void *a, const void *b)
 /*
  * A class freed and another made at its address: counters announced while the
  * first lived keep its name, however the address is named at the end.
- */
-/*
  * `copied`: the type's name as the BPF side copied it with the notice, or NULL;
  * `maybe_cut`: it filled its window, so the target's name is preferred if readable.
  */
@@ -187,8 +185,7 @@ static void bind_key_type(struct alloc_recording *r, uint64_t stack_id, uint64_t
 		return;
 	if (!copied || maybe_cut)
 		name = symbolizer_type(&r->sym, type);
-	/* a cut copy yields only to the name it is the start of: not to a class reusing the address
-	 */
+	/* a cut copy yields only to the name it starts: not to a class reusing the address */
 	if (name && copied && maybe_cut && strncmp(name, copied, copied_len - 1))
 		name = NULL;
 	if (!name && copied)

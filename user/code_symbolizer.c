@@ -345,6 +345,12 @@ static void bound_code_cache(struct symbolizer *s)
 		      &s->stats.code_flushes);
 }
 
+/* Whether a header is the code object the BPF side tagged `tag` (its name and table pointers). */
+static bool header_has_tag(const struct code_header *h, uint32_t tag)
+{
+	return pyobjlife_code_tag(h->filename, h->name, h->linetable) == tag;
+}
+
 /* `recheck`: compare with the target's memory even if this batch already did. */
 static struct code_entry *lookup_code(struct symbolizer *s, uint64_t code, bool recheck)
 {
@@ -530,7 +536,7 @@ static int build_from_snapshot(struct symbolizer *s, const struct code_snapshot_
 	s->read_ctx = parts;
 	err = read_code_header(s, snap->code, &e->hdr);
 	/* the header changed between the BPF side's two reads: not the code object tagged */
-	if (!err && pyobjlife_code_tag(e->hdr.filename, e->hdr.name, e->hdr.linetable) != snap->tag)
+	if (!err && !header_has_tag(&e->hdr, snap->tag))
 		err = -ESTALE;
 	if (!err)
 		err = read_names(s, e);
@@ -614,7 +620,7 @@ int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32
 	e = lookup_code(s, code, false);
 
 	/* not the object the stack saw: it may have taken the address since this batch checked */
-	if (e && tag && pyobjlife_code_tag(e->hdr.filename, e->hdr.name, e->hdr.linetable) != tag) {
+	if (e && tag && !header_has_tag(&e->hdr, tag)) {
 		struct code_entry *now = lookup_code(s, code, true);
 
 		/* unreadable now: the one the stack saw is gone all the same */
@@ -624,7 +630,7 @@ int symbolizer_code(struct symbolizer *s, uint64_t code, uint32_t offset, uint32
 		s->stats.read_errors++;
 		return -EFAULT;
 	}
-	if (tag && pyobjlife_code_tag(e->hdr.filename, e->hdr.name, e->hdr.linetable) != tag) {
+	if (tag && !header_has_tag(&e->hdr, tag)) {
 		s->stats.stale++;
 		return -ESTALE;
 	}
