@@ -1018,6 +1018,16 @@ static int poll_timeout_ms(const struct session *s)
 	return ms;
 }
 
+/*
+ * A process held at its start (launched, forked or exec'd in the tree) runs its
+ * first code inside a window: one that lives less than a loop's tick is sampled too.
+ */
+static void open_first_window(struct target *t)
+{
+	if (t->mode == MODE_SAMPLED)
+		sampler_tick(&t->sampler, monotonic_ns());
+}
+
 /* One target's recording and probes; `before_exec`: a launched command not yet exec'd. */
 static int target_attach(struct session *s, struct target *t, bool before_exec)
 {
@@ -1164,6 +1174,8 @@ static int attach(struct session *s)
 		if (rc)
 			return rc;
 	}
+	if (s->launched && s->n_targets)
+		open_first_window(s->targets[0]);
 	if (s->launched && spawn_release(&s->child)) {
 		pr_err("the launched command %s exited before it could start",
 		       s->cli->command_argv[0]);
@@ -1502,7 +1514,9 @@ static void on_fork(struct session *s, const struct follow_event *ev)
 			(int)ev->pid, (int)ev->parent);
 		bpf_session_forget_target(&s->bpf, ev->pid);
 		target_drop_last(s);
+		return;
 	}
+	open_first_window(t);
 }
 
 static bool same_file(const char *a, const char *b)
@@ -1594,7 +1608,9 @@ static void on_exec(struct session *s, pid_t pid)
 			(int)pid, exe);
 		bpf_session_forget_target(&s->bpf, pid);
 		target_drop_last(s);
+		return;
 	}
+	open_first_window(t);
 }
 
 static void on_child_exit(struct session *s, const struct follow_event *ev)

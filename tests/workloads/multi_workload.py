@@ -25,13 +25,10 @@ import json
 import os
 import subprocess
 import sys
-import time
 
 from markers import function_name, markers
 
 ROUNDS = int(os.environ.get("MULTI_WORKLOAD_ROUNDS", "120"))
-# the forked child keeps collecting until it has lived this long (sampled mode needs a window)
-CHILD_MIN_S = float(os.environ.get("MULTI_WORKLOAD_CHILD_MIN_S", "0"))
 COUNTS = {"attach": 2345, "family": 1111, "child": 777, "exec": 1555, "spawned": 999}
 KEYS = ("collections", "collected", "uncollectable")
 AFTER_EXEC = "import gc, time\nfor g in (0, 1, 2, 2):\n    gc.collect(g)\ntime.sleep(120)\n"
@@ -159,10 +156,7 @@ def fork_child(exec_python):
     """The child of a fork: the parent's interpreter, its collector off until `before`."""
     before = stats()
     gc.enable()
-    started = time.monotonic()
     run("child")
-    while time.monotonic() - started < CHILD_MIN_S:
-        gc_section(ROUNDS)
     after = stats()
     gc.disable()
     say(oracle("child", deltas(before, after), False))
