@@ -258,42 +258,56 @@ static __always_inline __u64 thread_state_refresh(const struct target_cfg *cfg, 
 	return thread_state(cfg, runtime, walked, sc, &cached);
 }
 
+/* The window's bounds and the chunks that floor it: scalars only, a global function's memory. */
+struct window_state {
+	__u64 win_lo, win_hi;	  /* the target's addresses sc->window holds */
+	__u64 chunk_lo, chunk_hi; /* the data stack chunk in use: mapped throughout */
+};
+
 struct walk_ctx {
 	const struct stack_walk_cfg *w;
 	struct walk_scratch *sc;
 	__u64 frame;
 	__u64 hash;
-	__u64 win_lo, win_hi;	  /* the target's addresses sc->window holds */
-	__u64 chunk_lo, chunk_hi; /* the data stack chunk in use: mapped throughout */
+	struct window_state ws;
 	__u32 n, max, size;
 };
 
 /*
- * Read the window that ends with the frame at c->frame: the frame and what lies
+ * Read the window that ends with the frame at `frame`: the frame and what lies
  * below it, never below the data stack chunk holding it, nor below its page
  * when it lies outside that chunk (an older chunk, a generator, a C stack): a
  * chunk's first frames sit at its start, and the memory below may be unmapped.
+ * (Flooring an older chunk's frames at its start, known from the header of the
+ * chunk above, was tried: a 60-frame stack across two chunks cost the same.)
  * 0, or -1 (nothing kept).
+ *
+ * A global function: the verifier checks it once, on its own, instead of within
+ * every frame of every walk, where each of its branches multiplied the states it
+ * kept (small changes here took a program past the verifier's limit).
  */
-static __always_inline int read_window(struct walk_ctx *c)
+__noinline int py_read_window(struct walk_scratch *sc, struct window_state *ws, __u64 frame,
+			      __u32 size)
 {
-	__u64 hi = c->frame + c->size, lo = hi - PY_FRAME_WINDOW, floor = c->frame & PY_PAGE_MASK;
+	__u64 hi = frame + size, lo = hi - PY_FRAME_WINDOW, floor = frame & PY_PAGE_MASK;
 	__u64 len;
 
-	if (c->frame >= c->chunk_lo && hi <= c->chunk_hi)
-		floor = c->chunk_lo;
+	if (!sc || !ws)
+		return -1;
+	if (frame >= ws->chunk_lo && hi <= ws->chunk_hi)
+		floor = ws->chunk_lo;
 	if (lo < floor)
 		lo = floor;
 	len = hi - lo;
 	/* checked after the barrier, on the register used: the verifier keeps the bound */
 	asm volatile("" : "+r"(len));
-	if (len > PY_FRAME_WINDOW || len < c->size ||
-	    bpf_probe_read_user(c->sc->window, len, (void *)lo)) {
-		c->win_lo = c->win_hi = 0;
+	if (len > PY_FRAME_WINDOW || len < size ||
+	    bpf_probe_read_user(sc->window, len, (void *)lo)) {
+		ws->win_lo = ws->win_hi = 0;
 		return -1;
 	}
-	c->win_lo = lo;
-	c->win_hi = hi;
+	ws->win_lo = lo;
+	ws->win_hi = hi;
 	return 0;
 }
 
@@ -308,12 +322,13 @@ static __always_inline const __u8 *frame_bytes(struct walk_ctx *c)
 	__u32 size = c->size;
 	__u64 at;
 
-	if (c->w->frames_stacked && (c->frame < c->win_lo || c->frame + c->size > c->win_hi) &&
-	    read_window(c))
+	if (c->w->frames_stacked &&
+	    (c->frame < c->ws.win_lo || c->frame + c->size > c->ws.win_hi) &&
+	    py_read_window(sc, &c->ws, c->frame, c->size))
 		goto alone;
-	at = c->frame - c->win_lo;
+	at = c->frame - c->ws.win_lo;
 	asm volatile("" : "+r"(at));
-	if (c->w->frames_stacked && c->frame >= c->win_lo && at <= PY_FRAME_WINDOW)
+	if (c->w->frames_stacked && c->frame >= c->ws.win_lo && at <= PY_FRAME_WINDOW)
 		return sc->window + at;
 alone:
 	if (size > PYOBJLIFE_FRAME_READ_MAX)
@@ -382,8 +397,8 @@ static __always_inline __u64 walk_stack(const struct stack_walk_cfg *w, __u64 ts
 
 	sc->st.flags = 0;
 	if (sc->tstate_chunk < sc->tstate_chunk_top) {
-		c.chunk_lo = sc->tstate_chunk;
-		c.chunk_hi = sc->tstate_chunk_top;
+		c.ws.chunk_lo = sc->tstate_chunk;
+		c.ws.chunk_hi = sc->tstate_chunk_top;
 	}
 	c.frame = sc->tstate_frame ? sc->tstate_frame : read_user_u64(tstate + w->tstate_frame_off);
 	if (c.frame && w->cframe_current_off != PYOBJLIFE_OFF_NONE)
