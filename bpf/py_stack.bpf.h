@@ -292,6 +292,7 @@ __noinline int py_read_window(struct walk_scratch *sc, struct window_state *ws, 
 	__u64 hi = frame + size, lo = hi - PY_FRAME_WINDOW, floor = frame & PY_PAGE_MASK;
 	__u64 len;
 
+	/* the verifier takes a global function's pointer arguments as possibly NULL */
 	if (!sc || !ws)
 		return -1;
 	if (frame >= ws->chunk_lo && hi <= ws->chunk_hi)
