@@ -36,7 +36,8 @@ foreach(_d IN LISTS _dirs)
 	endif()
 endforeach()
 
-set(BPF_CFLAGS -g -O2 -target bpf -D__TARGET_ARCH_${BPF_TARGET_ARCH} -Wall -Werror)
+# ISA v3 for compare-and-swap (the walk scratch's claim); every kernel with bpf_loop has it
+set(BPF_CFLAGS -g -O2 -target bpf -mcpu=v3 -D__TARGET_ARCH_${BPF_TARGET_ARCH} -Wall -Werror)
 
 function(bpf_object name src)
 	set(obj "${CMAKE_CURRENT_BINARY_DIR}/${name}.bpf.o")

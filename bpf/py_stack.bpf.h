@@ -39,22 +39,18 @@ struct type_head {
 	__u64 flags;
 };
 
-/*
- * A static type's head, as the allocation programs last read it on this CPU.
- * `check` covers every other field: a program preempted while writing an entry,
- * and another one writing it meanwhile, leave an entry that fails it.
- */
+/* A static type's head, as the allocation programs last read it on this CPU. */
 struct type_cache_entry {
 	__u64 type;	  /* 0: empty */
 	__u32 generation; /* target_cfg.generation of the process that read it */
 	__u32 pad;
 	struct type_head head;
-	__u64 check;
 };
 
 #define PY_TYPE_CACHE_SLOTS 64
 
 struct walk_scratch {
+	__u64 busy; /* claimed: see walk_scratch_claim() */
 	struct py_stack st;
 	__u8 frame[PYOBJLIFE_FRAME_READ_MAX];
 	__u8 span[PY_SPAN_READ_MAX];
@@ -72,6 +68,32 @@ struct {
 	__type(key, __u32);
 	__type(value, struct walk_scratch);
 } walk_scratch SEC(".maps");
+
+/*
+ * This CPU's scratch, the caller's alone until walk_scratch_release(); NULL when
+ * another program holds it. Uprobe programs run with migration off, but not
+ * preemption (on a preempt=full or lazy kernel): a program preempted mid-walk
+ * keeps it, and one that runs on the CPU meanwhile gets NULL instead of
+ * overwriting the copies the first one walks. (The thread's task storage would
+ * avoid the claim, but hardened usercopy then checks every read into it as a
+ * slab object: 5-10% more per birth.)
+ */
+static __always_inline struct walk_scratch *walk_scratch_claim(void)
+{
+	__u32 zero = 0;
+	struct walk_scratch *sc = bpf_map_lookup_elem(&walk_scratch, &zero);
+
+	if (!sc || __sync_val_compare_and_swap(&sc->busy, 0, 1))
+		return NULL;
+	return sc;
+}
+
+static __always_inline void walk_scratch_release(struct walk_scratch *sc)
+{
+	/* after every use of the scratch above: the compiler must not sink one below it */
+	asm volatile("" ::: "memory");
+	*(volatile __u64 *)&sc->busy = 0;
+}
 
 static __always_inline __u64 read_user_u64(__u64 addr)
 {

@@ -528,19 +528,9 @@ static __always_inline int read_type_head_from(const struct stack_walk_cfg *w,
  * float, dict...: most allocations). A static type lives in a loaded module's
  * data for the life of the process and its size, deallocator and GC flag never
  * change, so its entry needs no invalidation. A heap type (a class) can be freed
- * and another made at its address: it is read every time.
+ * and another made at its address: it is read every time. The cache lives in
+ * the claimed scratch, so no other program writes an entry while it is read.
  */
-static __always_inline __u64 type_cache_check(__u64 type, __u32 generation,
-					      const struct type_head *h)
-{
-	__u64 x = FNV_OFFSET ^ type ^ ((__u64)generation << 32);
-
-	x = (x ^ (__u64)h->basicsize) * FNV_PRIME;
-	x = (x ^ (__u64)h->itemsize) * FNV_PRIME;
-	x = (x ^ h->dealloc) * FNV_PRIME;
-	return (x ^ h->flags) * FNV_PRIME;
-}
-
 static __always_inline int read_type_head(const struct stack_walk_cfg *w, struct walk_scratch *sc,
 					  __u64 type, __u32 generation, struct type_head *ts)
 {
@@ -549,8 +539,7 @@ static __always_inline int read_type_head(const struct stack_walk_cfg *w, struct
 
 	if (e->type == type && e->generation == generation) {
 		*ts = e->head;
-		if (e->check == type_cache_check(type, generation, ts))
-			return 0;
+		return 0;
 	}
 	if (read_type_head_from(w, sc, type, ts))
 		return -1;
@@ -558,7 +547,6 @@ static __always_inline int read_type_head(const struct stack_walk_cfg *w, struct
 		e->type = type;
 		e->generation = generation;
 		e->head = *ts;
-		e->check = type_cache_check(type, generation, ts);
 	}
 	return 0;
 }
@@ -885,37 +873,19 @@ static __always_inline bool single_stepped(const struct target_cfg *cfg, __u64 c
 	return false;
 }
 
-static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 type, __s64 nitems,
-					 bool have_nitems)
+/* The allocation's type, size and stack, counted and followed, with this CPU's scratch held. */
+static __always_inline void attribute_allocation(struct pt_regs *ctx, struct target_cfg *cfg,
+						 struct alloc_agg *agg, struct walk_scratch *sc,
+						 __u32 tgid, __u64 op, __u64 type, __s64 nitems,
+						 bool have_nitems)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32, zero = 0;
 	struct alloc_key key = { .tgid = tgid };
-	struct walk_scratch *sc;
-	struct target_cfg *cfg;
-	struct alloc_agg *agg;
 	__u64 runtime, bias, tstate, walked = 0;
 	bool cached;
 	struct alloc_count *counter;
 	struct type_head th;
 	__s64 size;
 
-	if (stopping)
-		return 0;
-	cfg = bpf_map_lookup_elem(&targets, &tgid);
-	if (!cfg)
-		return 0;
-	agg = alloc_agg_of(cfg->slot);
-	sc = bpf_map_lookup_elem(&walk_scratch, &zero);
-	if (!agg || !sc)
-		return 0;
-	/* sampled mode between windows: the probe is being attached or detached */
-	if (windowed) {
-		__sync_fetch_and_add(&agg->hits_alloc, 1);
-		if (single_stepped(cfg, bpf_get_attach_cookie(ctx)))
-			__sync_fetch_and_add(&agg->hits_single_step, 1);
-		if (!cfg->window_open)
-			return 0;
-	}
 	/* the cookie is the hook's link-time address: this works before userspace knows the bias */
 	bias = PT_REGS_IP(ctx) - bpf_get_attach_cookie(ctx);
 	runtime = cfg->runtime_vaddr + bias;
@@ -923,12 +893,12 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 		type = read_user_u64(op + cfg->walk.ob_type_off);
 	if (!type) {
 		__sync_fetch_and_add(&agg->read_errors, 1);
-		return 0;
+		return;
 	}
 	size = object_size(&cfg->walk, sc, cfg->generation, type, op, nitems, have_nitems, &th);
 	if (size < 0) {
 		__sync_fetch_and_add(&agg->read_errors, 1);
-		return 0;
+		return;
 	}
 	key.type = type;
 	tstate = thread_state(cfg, runtime, &walked, sc, &cached);
@@ -954,6 +924,39 @@ static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 ty
 	/* an allocation not counted is not followed either: its site has no row */
 	if (cfg->lifecycle && counter)
 		follow_birth(ctx, cfg, agg, &key, counter, op, &th, size, bias);
+}
+
+static __always_inline int on_allocation(struct pt_regs *ctx, __u64 op, __u64 type, __s64 nitems,
+					 bool have_nitems)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct walk_scratch *sc;
+	struct target_cfg *cfg;
+	struct alloc_agg *agg;
+
+	if (stopping)
+		return 0;
+	cfg = bpf_map_lookup_elem(&targets, &tgid);
+	if (!cfg)
+		return 0;
+	agg = alloc_agg_of(cfg->slot);
+	if (!agg)
+		return 0;
+	/* sampled mode between windows: the probe is being attached or detached */
+	if (windowed) {
+		__sync_fetch_and_add(&agg->hits_alloc, 1);
+		if (single_stepped(cfg, bpf_get_attach_cookie(ctx)))
+			__sync_fetch_and_add(&agg->hits_single_step, 1);
+		if (!cfg->window_open)
+			return 0;
+	}
+	sc = walk_scratch_claim();
+	if (!sc) {
+		__sync_fetch_and_add(&agg->walk_busy, 1);
+		return 0;
+	}
+	attribute_allocation(ctx, cfg, agg, sc, tgid, op, type, nitems, have_nitems);
+	walk_scratch_release(sc);
 	return 0;
 }
 
@@ -1373,14 +1376,14 @@ static __always_inline void take_census(const struct target_cfg *cfg, struct gc_
 static __always_inline int lifecycle_collection_start(__u64 bias, bool bias_learned)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), tstate, walked = 0, stack_id;
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, zero = 0;
-	struct walk_scratch *sc = bpf_map_lookup_elem(&walk_scratch, &zero);
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct target_cfg *cfg = bpf_map_lookup_elem(&targets, &tgid);
 	struct gc_agg *agg = cfg ? gc_agg_of(cfg->slot) : NULL;
 	struct alloc_agg *aagg = cfg ? alloc_agg_of(cfg->slot) : NULL;
+	struct walk_scratch *sc;
 	__u64 gc;
 
-	if (stopping || !cfg || !agg || !aagg || !sc || !cfg->lifecycle)
+	if (stopping || !cfg || !agg || !aagg || !cfg->lifecycle)
 		return 0;
 	if (!bias_learned) {
 		if (!cfg->bias_known)
@@ -1391,11 +1394,19 @@ static __always_inline int lifecycle_collection_start(__u64 bias, bool bias_lear
 	if (!gc)
 		return 0;
 	take_census(cfg, agg, gc, tgid);
+	sc = walk_scratch_claim();
+	if (!sc) {
+		__sync_fetch_and_add(&aagg->walk_busy, 1);
+		return 0;
+	}
 	/* the code that triggered it: the allocation past the threshold, or gc.collect() */
 	tstate = current_tstate(cfg, cfg->runtime_vaddr + bias, &walked, sc);
+	stack_id =
+		tstate ? store_stack(aagg, walk_stack(&cfg->walk, tstate, tgid, sc), &sc->st, cfg)
+		       : 0;
+	walk_scratch_release(sc);
 	if (!tstate)
 		return 0;
-	stack_id = store_stack(aagg, walk_stack(&cfg->walk, tstate, tgid, sc), &sc->st, cfg);
 	/* no room: the collection is blamed on no stack, and counted */
 	if (bpf_map_update_elem(&blame_pending, &tid, &stack_id, BPF_ANY))
 		__sync_fetch_and_add(&agg->blame_full, 1);

@@ -184,19 +184,20 @@ static json_t *health_json(const struct alloc_recording *a)
 
 	return json_pack(
 		"{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
-		"s:I, s:I}",
+		"s:I, s:I, s:I}",
 		"allocations_counted", (json_int_t)g->allocations, "count_map_full_counted_by_type",
 		(json_int_t)(g->counts_full - g->overflow_full), "count_map_full_types",
 		(json_int_t)a->overflow_rows, "lost_count_map_full", (json_int_t)g->overflow_full,
 		"stack_map_full_counted_without_stack", (json_int_t)g->stacks_full,
 		"truncated_stacks", (json_int_t)g->truncated, "no_thread_state",
 		(json_int_t)g->no_thread, "thread_list_walks", (json_int_t)g->thread_walks,
-		"read_errors", (json_int_t)g->read_errors, "key_notices_lost",
-		(json_int_t)g->key_events_lost, "stacks_unfetchable", (json_int_t)a->stacks_lost,
-		"code_objects_named", (json_int_t)a->sym.stats.code_objects,
-		"code_objects_unreadable", (json_int_t)a->sym.stats.read_errors,
-		"code_objects_freed_before_named", (json_int_t)a->sym.stats.stale,
-		"code_objects_copied", (json_int_t)g->code_snapshots, "code_copies_lost",
+		"read_errors", (json_int_t)g->read_errors, "walk_busy", (json_int_t)g->walk_busy,
+		"key_notices_lost", (json_int_t)g->key_events_lost, "stacks_unfetchable",
+		(json_int_t)a->stacks_lost, "code_objects_named",
+		(json_int_t)a->sym.stats.code_objects, "code_objects_unreadable",
+		(json_int_t)a->sym.stats.read_errors, "code_objects_freed_before_named",
+		(json_int_t)a->sym.stats.stale, "code_objects_copied",
+		(json_int_t)g->code_snapshots, "code_copies_lost",
 		(json_int_t)g->code_snapshots_lost, "code_copies_unusable",
 		(json_int_t)a->sym.stats.snapshot_errors, "frames_named_from_copies",
 		(json_int_t)a->sym.stats.named_from_snapshots);

@@ -238,6 +238,11 @@ static void warn_allocations(const struct alloc_recording *a)
 		pr_warn("%" PRIu64 " allocations were not counted: the target's memory could not "
 			"be read (allocations.health.read_errors)",
 			(uint64_t)g->read_errors);
+	if (g->walk_busy)
+		pr_warn("%" PRIu64 " allocations were not counted, or collections not blamed: a "
+			"preempted probe program held the CPU's walk memory "
+			"(allocations.health.walk_busy)",
+			(uint64_t)g->walk_busy);
 	if (g->live_full)
 		pr_warn("%" PRIu64 " births were counted but not followed: the live-object map "
 			"was full (raise --max-live)",
