@@ -261,37 +261,48 @@ static void warn_allocations(const struct alloc_recording *a)
 /* A ring at least RING_ADVICE_HEADROOM times its peak backlog, in KiB (a power of two). */
 #define RING_ADVICE_HEADROOM 4
 
-uint64_t ring_advised_kib(uint64_t peak_unread)
+uint64_t ring_advised_kib(uint64_t peak_unread, uint64_t largest_record)
 {
-	uint64_t kib = 4;
+	uint64_t need = (peak_unread > largest_record ? peak_unread : largest_record) *
+			RING_ADVICE_HEADROOM,
+		 kib = 4;
 
-	while (kib * 1024 < peak_unread * RING_ADVICE_HEADROOM && kib < 1024 * 1024)
+	while (kib * 1024 < need && kib < 1024 * 1024)
 		kib *= 2;
 	return kib;
 }
 
+/* A code object's copy with a large line table, and the ring's record header. */
+#define RING_LARGEST_ALLOC_RECORD                                                                  \
+	(sizeof(struct code_snapshot_event) + PYOBJLIFE_SNAP_TABLE_LARGE + 8)
+
 /*
  * Sizing the ring from what it measured: past half full at its peak, a burst a
  * little larger would have lost records (new sites' notices, code objects'
- * copies, collections).
+ * copies, collections). A ring that lost copies may just be too small for one.
  */
-static void warn_ring(const struct bpf_map_sizes *m)
+static void warn_ring(const struct recording *r)
 {
 	/* the ring serves every target of the session: one warning for all */
 	static bool warned;
+	const struct bpf_map_sizes *m = &r->maps;
 	uint64_t size = m->events.max_entries;
+	uint64_t largest = r->alloc.enabled ? RING_LARGEST_ALLOC_RECORD : 0;
+	bool copies_lost = r->alloc.enabled && r->alloc.agg.code_snapshots_lost;
 
-	if (warned || !m->known || !size || m->ring_peak_unread * 2 < size)
+	if (warned || !m->known || !size ||
+	    (m->ring_peak_unread * 2 < size && !(copies_lost && largest * 2 > size)))
 		return;
 	warned = true;
 	pr_warn("the ring buffer held up to %" PRIu64 " KiB unread of its %" PRIu64
 		" KiB: a larger burst loses records (--ringbuf-size %" PRIu64 " would leave room)",
-		m->ring_peak_unread / 1024, size / 1024, ring_advised_kib(m->ring_peak_unread));
+		m->ring_peak_unread / 1024, size / 1024,
+		ring_advised_kib(m->ring_peak_unread, largest));
 }
 
 void recording_warn_limits(const struct recording *r)
 {
-	warn_ring(&r->maps);
+	warn_ring(r);
 	warn_gc(r);
 	if (!r->alloc.enabled)
 		return;

@@ -30,8 +30,11 @@ struct bpf_map_size {
 	uint64_t kernel_bytes; /* "memlock" of /proc/self/fdinfo: its memory now */
 };
 
-/* --ringbuf-size (KiB, a power of two) with room for 4 times this backlog. */
-uint64_t ring_advised_kib(uint64_t peak_unread);
+/*
+ * --ringbuf-size (KiB, a power of two) with room for 4 times this backlog, and
+ * for 4 of the largest record the recording's programs write.
+ */
+uint64_t ring_advised_kib(uint64_t peak_unread, uint64_t largest_record);
 
 /* The maps that can fill up, as loaded (--max-stacks, --max-sites, ... applied). */
 struct bpf_map_sizes {
