@@ -62,30 +62,39 @@ struct walk_scratch {
 	struct type_cache_entry types[PY_TYPE_CACHE_SLOTS];
 };
 
+/*
+ * Scratches per CPU: one program preempted mid-walk on each of the first ones
+ * (several targets sharing the CPU) still leaves one for the next.
+ */
+#define PY_WALK_SCRATCH_SLOTS 4
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, 1);
+	__uint(max_entries, PY_WALK_SCRATCH_SLOTS);
 	__type(key, __u32);
 	__type(value, struct walk_scratch);
 } walk_scratch SEC(".maps");
 
 /*
- * This CPU's scratch, the caller's alone until walk_scratch_release(); NULL when
- * another program holds it. Uprobe programs run with migration off, but not
- * preemption (on a preempt=full or lazy kernel): a program preempted mid-walk
- * keeps it, and one that runs on the CPU meanwhile gets NULL instead of
- * overwriting the copies the first one walks. (The thread's task storage would
- * avoid the claim, but hardened usercopy then checks every read into it as a
- * slab object: 5-10% more per birth.)
+ * A scratch of this CPU's, the caller's alone until walk_scratch_release(); NULL
+ * when other programs hold them all. Uprobe programs run with migration off, but
+ * not preemption (on a preempt=full or lazy kernel): a program preempted
+ * mid-walk keeps its scratch, and one that runs on the CPU meanwhile takes the
+ * next instead of overwriting the copies the first one walks. (The thread's
+ * task storage would need no claim, but hardened usercopy then checks every
+ * read into it as a slab object: 5-10% more per birth.)
  */
 static __always_inline struct walk_scratch *walk_scratch_claim(void)
 {
-	__u32 zero = 0;
-	struct walk_scratch *sc = bpf_map_lookup_elem(&walk_scratch, &zero);
+#pragma unroll
+	for (int i = 0; i < PY_WALK_SCRATCH_SLOTS; i++) {
+		__u32 slot = i; /* the loop's counter must not have its address taken */
+		struct walk_scratch *sc = bpf_map_lookup_elem(&walk_scratch, &slot);
 
-	if (!sc || __sync_val_compare_and_swap(&sc->busy, 0, 1))
-		return NULL;
-	return sc;
+		if (sc && !__sync_val_compare_and_swap(&sc->busy, 0, 1))
+			return sc;
+	}
+	return NULL;
 }
 
 static __always_inline void walk_scratch_release(struct walk_scratch *sc)

@@ -52,16 +52,19 @@ def wait_attached(rec, timeout=60):
     fail("pyobjlife never printed its 'attached' line")
 
 
-def attach_and_run(target, pid, pyobjlife_cmd, stop_timeout):
+def attach_and_run(target, pid, pyobjlife_cmd, stop_timeout, on_attached=None):
     """The middle of the attach protocol, for a target (a Popen speaking it on its
-    stdin/stdout) whose workload runs as `pid`: attach pyobjlife, let the workload go,
-    read its oracle, stop pyobjlife with SIGINT and send the last line. Returns
-    (pyobjlife's exit code, its stderr, the oracle)."""
+    stdin/stdout) whose workload runs as `pid`: attach pyobjlife, let the workload go
+    (after on_attached(pyobjlife's Popen), if given), read its oracle, stop pyobjlife
+    with SIGINT and send the last line. Returns (pyobjlife's exit code, its stderr,
+    the oracle)."""
     import json
     import signal
     import subprocess
     rec = subprocess.Popen(pyobjlife_cmd + ["-p", str(pid)], stderr=subprocess.PIPE, text=True)
     stderr = wait_attached(rec)
+    if on_attached:
+        on_attached(rec)
     target.stdin.write("go\n")
     target.stdin.flush()
     oracle = json.loads(readline(target.stdout, 300, "the workload's result"))
@@ -77,19 +80,20 @@ def attach_and_run(target, pid, pyobjlife_cmd, stop_timeout):
     return rc, stderr, oracle
 
 
-def record_workload(workload_cmd, env, pyobjlife_cmd, stop_timeout=60):
+def record_workload(workload_cmd, env, pyobjlife_cmd, stop_timeout=60, on_attached=None):
     """Run a workload that speaks the attach protocol of tests/workloads: it prints
     "ready", waits for a line (pyobjlife is attached), does its work, prints its
     oracle as one JSON line and waits for a last line. pyobjlife_cmd gets the
     workload's PID appended after -p. Returns (pyobjlife's exit code, its stderr,
-    the oracle)."""
+    the oracle). on_attached: see attach_and_run."""
     import subprocess
     target = subprocess.Popen(workload_cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                               text=True, env=env)
     try:
         if readline(target.stdout, 30, "the workload").strip() != "ready":
             fail("the workload did not start")
-        rc, stderr, oracle = attach_and_run(target, target.pid, pyobjlife_cmd, stop_timeout)
+        rc, stderr, oracle = attach_and_run(target, target.pid, pyobjlife_cmd, stop_timeout,
+                                            on_attached)
         target.wait(30)
     finally:
         if target.poll() is None:
