@@ -362,7 +362,7 @@ struct alloc_agg {
 	__u64 no_thread;	   /* no thread state for the allocating thread */
 	__u64 thread_walks;	   /* the GIL holder was not the current thread: list walked */
 	__u64 read_errors;	   /* target memory unreadable (object, type or frame) */
-	__u64 walk_busy;	   /* this CPU's walk memory was held by a preempted program */
+	__u64 walk_busy;	   /* preempted programs held every walk scratch of the CPU */
 	__u64 truncated;	   /* stacks deeper than the depth limit */
 	__u64 stacks_full;	   /* stack map full: counted under stack_id 0 */
 	__u64 counts_full;	   /* count map full: counted by type alone (alloc_overflow) */

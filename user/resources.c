@@ -239,8 +239,8 @@ static void warn_allocations(const struct alloc_recording *a)
 			"be read (allocations.health.read_errors)",
 			(uint64_t)g->read_errors);
 	if (g->walk_busy)
-		pr_warn("%" PRIu64 " allocations were not counted, or collections not blamed: a "
-			"preempted probe program held the CPU's walk memory "
+		pr_warn("%" PRIu64 " allocations were not counted, or collections not blamed: "
+			"preempted probe programs held all of a CPU's walk scratches "
 			"(allocations.health.walk_busy)",
 			(uint64_t)g->walk_busy);
 	if (g->live_full)
